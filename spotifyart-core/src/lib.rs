@@ -1,0 +1,67 @@
+//! # spotifyart-core
+//!
+//! The domain of SpotifyArt: two people's listening becomes one picture.
+//!
+//! - [`profile`]: the [`ListeningProfile`] every music source produces.
+//! - [`source`]: the [`MusicSource`] trait, the Spotify export reader and an
+//!   in-memory fixture source.
+//! - [`mood`]: [`Mood`] on Russell's valence/arousal plane and the
+//!   [`MoodModel`] trait with its built-in models.
+//! - [`matching`]: a symmetric 0-100 compatibility score with reasons.
+//! - [`prompt`]: mood -> text-to-image prompt, free of personal data.
+//! - [`art`]: [`ArtRequest`], [`Artwork`], the [`ImageGenerator`] trait and
+//!   the procedural [`PalettePainter`].
+//! - [`store`]: the [`Store`] traits (with the job queue) and [`InMemoryStore`].
+//! - [`engine`]: the [`Engine`] that composes them and paints nothing twice.
+//!
+//! Core does no network or database I/O; adapters (`spotifyart-spotify`,
+//! `spotifyart-store`, `spotifyart-diffusion`, `spotifyart-http`,
+//! `spotifyart-py`) depend on it, never the reverse.
+//!
+//! ```
+//! use spotifyart_core::{read_export, Engine, Subject, ArtParams, GenerationContext};
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/exports/");
+//! let alice = read_export(format!("{dir}alice"))?;
+//! let bob = read_export(format!("{dir}bob"))?;
+//! let engine = Engine::builder().build();
+//! let m = engine.match_profiles(&alice, &bob)?;
+//! println!("{}", m.explanation());
+//! let art = engine.prepare(
+//!     spotifyart_core::engine::subject_pair(&m, None, vec![]),
+//!     &ArtParams { width: Some(64), height: Some(64), ..Default::default() },
+//! )?;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let painted = engine.paint(&art, &GenerationContext::new()).await?;
+//! assert_eq!(painted.meta().width, 64);
+//! # Ok::<_, spotifyart_core::Error>(()) })?;
+//! # Ok::<_, spotifyart_core::Error>(())
+//! ```
+
+pub mod art;
+pub mod engine;
+mod error;
+pub mod ids;
+pub mod matching;
+pub mod mood;
+pub mod names;
+pub mod profile;
+pub mod prompt;
+pub mod source;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use art::{
+    ArtParams, ArtRequest, Artwork, ArtworkMeta, CancelToken, ContentKey, GeneratedImage,
+    GenerationContext, ImageGenerator, ImageGeneratorExt, ModelInfo, ModelKind, PalettePainter,
+    Progress, Stage, Subject,
+};
+pub use engine::{ArtOutcome, ArtTicket, Engine, EngineBuilder, PreparedArt};
+pub use error::{BoxError, Error, Result};
+pub use ids::{ArtworkId, JobId, MatchId, UserId};
+pub use matching::{MatchResult, Matcher};
+pub use mood::{Mood, MoodLabel, MoodModel, MoodModelExt};
+pub use profile::{ListeningProfile, Signal, TimeRange};
+pub use prompt::{Prompt, PromptComposer, Style};
+pub use source::{ExportReader, ExportSource, FixtureSource, MusicSource, read_export};
+pub use store::{InMemoryStore, Store};

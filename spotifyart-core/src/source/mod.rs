@@ -1,0 +1,52 @@
+//! Where listening comes from. A [`MusicSource`] turns a user into a
+//! [`ListeningProfile`]; implementations here read Spotify exports and
+//! in-memory fixtures, and `spotifyart-spotify` implements the Web API.
+
+pub mod export;
+mod fixture;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use export::{ExportOptions, ExportReader, ExportSource, read_export};
+pub use fixture::FixtureSource;
+
+use crate::Result;
+use crate::ids::UserId;
+use crate::profile::ListeningProfile;
+
+/// A user's listening, from wherever it lives. The source knows how to
+/// reach that user's data (tokens, an export path); callers pass only who.
+#[async_trait]
+pub trait MusicSource: Send + Sync + Debug + 'static {
+    /// A short stable name (`spotify_api`, `spotify_export`, `fixture`).
+    fn name(&self) -> &str;
+
+    /// The user's profile, normalised (ranks, weights, `signals` set).
+    /// `NotFound` when the source knows nothing of the user.
+    async fn profile(&self, user: UserId) -> Result<ListeningProfile>;
+}
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl<T: MusicSource + ?Sized> MusicSource for Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    async fn profile(&self, user: UserId) -> Result<ListeningProfile> {
+        (**self).profile(user).await
+    }
+}
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl<T: MusicSource + ?Sized> MusicSource for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    async fn profile(&self, user: UserId) -> Result<ListeningProfile> {
+        (**self).profile(user).await
+    }
+}
