@@ -318,7 +318,7 @@ impl Engine {
             width: params.width.unwrap_or(model.default_width),
             height: params.height.unwrap_or(model.default_height),
             model: model.id.clone(),
-            palette: subject.mood().palette.iter().map(|s| s.color).collect(),
+            palette: subject.palette(),
         };
         model.validate(&request)?;
         let key = ContentKey::of(&subject, &request);

@@ -509,7 +509,7 @@ impl ListeningProfile {
                 &format!("top_tracks.{range}"),
             )?;
         }
-        self.recent.sort_by(|a, b| b.played_at.cmp(&a.played_at));
+        self.recent.sort_by_key(|r| std::cmp::Reverse(r.played_at));
         self.signals = self.detect_signals();
         Ok(())
     }

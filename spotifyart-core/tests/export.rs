@@ -224,13 +224,19 @@ fn a_truncated_file_names_the_file_and_the_line() {
     let cut = &full[..full.len() / 2];
     let line = cut.lines().count();
     fs::write(dir.path().join("Streaming_History_Audio_2023.json"), cut).unwrap();
-    let msg = invalid_message(read_export(dir.path()));
-    assert!(
-        msg.starts_with("Streaming_History_Audio_2023.json: line "),
-        "{msg}"
-    );
-    assert!(msg.contains(&format!("line {line}")), "{msg}");
-    assert!(msg.contains("ends early"), "{msg}");
+    let streaming = ExportReader::new(ExportOptions {
+        in_memory_limit: 4096,
+        ..ExportOptions::default()
+    });
+    for result in [read_export(dir.path()), streaming.read(dir.path())] {
+        let msg = invalid_message(result);
+        assert!(
+            msg.starts_with("Streaming_History_Audio_2023.json: line "),
+            "{msg}"
+        );
+        assert!(msg.contains(&format!("line {line}")), "{msg}");
+        assert!(msg.contains("ends early"), "{msg}");
+    }
 }
 
 #[test]
@@ -376,11 +382,17 @@ fn large_files_stream() {
     }
     write!(f, "]").unwrap();
     drop(f);
-    let p = read_export(&path).unwrap();
-    check_profile(&p);
-    assert_eq!(p.source.export.as_ref().unwrap().counted, 40_000);
-    assert_eq!(p.top_tracks.long_term.len(), 50);
-    assert_eq!(p.behaviour.as_ref().unwrap().distinct_tracks, 997);
+    let streamed = ExportReader::new(ExportOptions {
+        in_memory_limit: 1 << 20,
+        ..ExportOptions::default()
+    })
+    .read(&path)
+    .unwrap();
+    check_profile(&streamed);
+    assert_eq!(streamed.source.export.as_ref().unwrap().counted, 40_000);
+    assert_eq!(streamed.top_tracks.long_term.len(), 50);
+    assert_eq!(streamed.behaviour.as_ref().unwrap().distinct_tracks, 997);
+    assert_eq!(read_export(&path).unwrap(), streamed, "both paths agree");
 }
 
 #[tokio::test]

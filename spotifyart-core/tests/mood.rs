@@ -10,7 +10,9 @@ use spotifyart_core::profile::{AudioFeatures, Behaviour, Signal, TrackStat};
 use spotifyart_core::{ListeningProfile, MoodModel, read_export};
 
 /// (artist, valence, energy, danceability, tempo, mode, acousticness, loudness)
-const MEASURED: [(&str, f32, f32, f32, f32, f32, f32, f32); 22] = [
+type Row = (&'static str, f32, f32, f32, f32, f32, f32, f32);
+
+const MEASURED: [Row; 22] = [
     (
         "KC & The Sunshine Band",
         0.887,

@@ -378,6 +378,9 @@ impl<T: ImageGenerator + ?Sized> ImageGenerator for Box<T> {
 /// Who a picture is of: one person's mood, or two people's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Subjects are few and short-lived (one per request); boxing the moods would
+// only add allocations.
+#[allow(clippy::large_enum_variant)]
 pub enum Subject {
     /// One person.
     One {
@@ -419,6 +422,34 @@ impl Subject {
             Subject::Pair { match_id, .. } => *match_id,
         }
     }
+    /// Colour hints for the picture: a mood's palette, or for two people
+    /// the blended base and shadow with each person's own base colour, so
+    /// both show in the picture.
+    pub fn palette(&self) -> Vec<Rgb> {
+        match self {
+            Subject::One { mood, .. } => mood.palette.iter().map(|s| s.color).collect(),
+            Subject::Pair { a, b, blended, .. } => {
+                let pick = |m: &Mood, i: usize| m.palette.get(i).map(|s| s.color);
+                // Order by mood so (a, b) and (b, a) give the same hints.
+                let (x, y) = if (a.valence, a.arousal) <= (b.valence, b.arousal) {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                [
+                    pick(blended, 0),
+                    pick(x, 0),
+                    pick(y, 0),
+                    pick(blended, 3),
+                    pick(blended, 4),
+                ]
+                .into_iter()
+                .flatten()
+                .collect()
+            }
+        }
+    }
+
     /// The mood the picture shows (the blended one for pairs).
     pub fn mood(&self) -> &Mood {
         match self {
@@ -572,7 +603,8 @@ mod tests {
         };
         let base = ContentKey::of(&subject, &request());
         assert_eq!(base, ContentKey::of(&subject, &request()));
-        let variants: Vec<Box<dyn Fn(&mut ArtRequest)>> = vec![
+        type Change = Box<dyn Fn(&mut ArtRequest)>;
+        let variants: Vec<Change> = vec![
             Box::new(|r| r.prompt.push('!')),
             Box::new(|r| r.negative_prompt.push('x')),
             Box::new(|r| r.seed += 1),

@@ -37,8 +37,11 @@ const REPEAT_WINDOW_SECS: i64 = 7 * 24 * 3600;
 pub(crate) struct ProfileBuilder {
     artists: Vec<String>,
     artist_index: HashMap<String, u32>,
+    /// Raw spelling -> id, so each distinct spelling is normalised once.
+    artist_raw: HashMap<String, u32>,
     tracks: Vec<TrackInfo>,
     track_index: HashMap<(u32, String), u32>,
+    track_raw: HashMap<(u32, String), u32>,
     events: Vec<Event>,
     seen: HashSet<u64>,
     countries: HashMap<String, u64>,
@@ -87,7 +90,7 @@ impl ProfileBuilder {
         }
         // Explicit flag when the format has one; else the reason the track
         // ended; else (account data) a play under the threshold is a skip.
-        let skipped = raw.skipped.or_else(|| match raw.reason_end.as_deref() {
+        let skipped = raw.skipped.or(match raw.reason_end.as_deref() {
             Some("fwdbtn") | Some("backbtn") => Some(true),
             Some(_) => Some(false),
             None => Some(!counted),
@@ -110,14 +113,19 @@ impl ProfileBuilder {
     }
 
     fn artist_id(&mut self, name: &str) -> u32 {
-        match self.artist_index.entry(normalize_name(name)) {
+        if let Some(id) = self.artist_raw.get(name) {
+            return *id;
+        }
+        let id = match self.artist_index.entry(normalize_name(name)) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
                 let id = self.artists.len() as u32;
                 self.artists.push(name.to_string());
                 *e.insert(id)
             }
-        }
+        };
+        self.artist_raw.insert(name.to_string(), id);
+        id
     }
 
     fn track_id(
@@ -127,7 +135,12 @@ impl ProfileBuilder {
         album: Option<String>,
         uri: Option<String>,
     ) -> u32 {
-        match self.track_index.entry((artist, normalize_title(&name))) {
+        let raw_key = (artist, name);
+        if let Some(id) = self.track_raw.get(&raw_key) {
+            return *id;
+        }
+        let (artist, name) = raw_key;
+        let id = match self.track_index.entry((artist, normalize_title(&name))) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
                 let id = self.tracks.len() as u32;
@@ -137,14 +150,16 @@ impl ProfileBuilder {
                     .filter(|id| !id.is_empty())
                     .map(str::to_string);
                 self.tracks.push(TrackInfo {
-                    name,
+                    name: name.clone(),
                     artist,
                     album: album.filter(|a| !a.trim().is_empty()),
                     id: spotify_id,
                 });
                 *e.insert(id)
             }
-        }
+        };
+        self.track_raw.insert((artist, name), id);
+        id
     }
 
     /// The country most plays came from, if the format records it.

@@ -43,6 +43,10 @@ pub struct ExportOptions {
     pub top_n: usize,
     /// Number of recent plays kept.
     pub recent_n: usize,
+    /// Files smaller than this are parsed from memory (about twice as fast);
+    /// larger ones stream, so memory stays bounded whatever the file size.
+    /// Spotify's own files are a few MB.
+    pub in_memory_limit: u64,
 }
 
 impl Default for ExportOptions {
@@ -51,6 +55,7 @@ impl Default for ExportOptions {
             min_ms_played: 30_000,
             top_n: 50,
             recent_n: 50,
+            in_memory_limit: 64 << 20,
         }
     }
 }
@@ -263,12 +268,23 @@ impl ExportReader {
 
     fn read_one(&self, f: &Found, builder: &mut ProfileBuilder) -> Result<()> {
         let options = &self.options;
-        let result = with_reader(f, |r| {
-            records::stream_plays(BufReader::with_capacity(1 << 16, r), |p| {
-                builder.add(p, options)
-            })
+        let result = with_reader(f, |r| -> std::io::Result<_> {
+            let limit = options.in_memory_limit;
+            let mut head = Vec::new();
+            r.take(limit).read_to_end(&mut head)?;
+            if (head.len() as u64) < limit {
+                return Ok(records::parse_plays(&head, |p| builder.add(p, options)));
+            }
+            let whole = std::io::Cursor::new(head).chain(r);
+            Ok(records::stream_plays(
+                BufReader::with_capacity(1 << 16, whole),
+                |p| builder.add(p, options),
+            ))
         })?;
-        result.map(|_| ()).map_err(|e| json_error(&f.name, e))
+        result
+            .map_err(|e| Error::io(&f.name, e))?
+            .map(|_| ())
+            .map_err(|e| json_error(&f.name, e))
     }
 }
 

@@ -148,29 +148,43 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
     d.deserialize_any(V)
 }
 
-/// Streams a JSON array of plays from `reader`, calling `each` per record
-/// without holding the array in memory. Errors carry serde_json's line and
-/// column.
+/// Visits a JSON array of plays one record at a time: the array itself is
+/// never held in memory.
+struct Plays<'a, F>(&'a mut F);
+
+impl<'de, F: FnMut(RawPlay)> Visitor<'de> for Plays<'_, F> {
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of plays")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut n = 0;
+        while let Some(play) = seq.next_element::<RawPlay>()? {
+            (self.0)(play);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Streams a JSON array of plays from `reader`, calling `each` per record.
+/// Errors carry serde_json's line and column.
 pub(crate) fn stream_plays<R: Read>(
     reader: R,
     mut each: impl FnMut(RawPlay),
 ) -> Result<u64, serde_json::Error> {
-    struct Plays<'a, F>(&'a mut F);
-    impl<'de, F: FnMut(RawPlay)> Visitor<'de> for Plays<'_, F> {
-        type Value = u64;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON array of plays")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-            let mut n = 0;
-            while let Some(play) = seq.next_element::<RawPlay>()? {
-                (self.0)(play);
-                n += 1;
-            }
-            Ok(n)
-        }
-    }
     let mut de = serde_json::Deserializer::from_reader(reader);
+    let n = de.deserialize_seq(Plays(&mut each))?;
+    de.end()?;
+    Ok(n)
+}
+
+/// [`stream_plays`] over bytes already in memory (faster per byte).
+pub(crate) fn parse_plays(
+    bytes: &[u8],
+    mut each: impl FnMut(RawPlay),
+) -> Result<u64, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let n = de.deserialize_seq(Plays(&mut each))?;
     de.end()?;
     Ok(n)

@@ -1,0 +1,177 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use spotifyart_core::{Style, TimeRange};
+
+/// Two people's Spotify listening, turned into one piece of art.
+///
+/// INPUT is a Spotify data export (a folder, a .zip or a .json history
+/// file, as Spotify's "Download your data" delivers it) or a PROFILE.json
+/// written by `spotifyart profile`.
+#[derive(Debug, Parser)]
+#[command(name = "spotifyart", version, about, long_about)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the listening profile of an export as JSON (docs/profile.md).
+    Profile {
+        /// Export folder, .zip or .json file.
+        input: PathBuf,
+    },
+    /// Print the mood of an export or profile as JSON.
+    Mood {
+        /// Export or PROFILE.json.
+        input: PathBuf,
+        /// Mood model.
+        #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
+        mood_model: MoodModelArg,
+        /// Only this time range (default: all ranges blended).
+        #[arg(long, value_enum)]
+        time_range: Option<TimeRangeArg>,
+    },
+    /// Print the match of two people as JSON: score, reasons, blended mood.
+    Match {
+        /// First person's export or PROFILE.json.
+        a: PathBuf,
+        /// Second person's export or PROFILE.json.
+        b: PathBuf,
+        /// Mood model.
+        #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
+        mood_model: MoodModelArg,
+    },
+    /// Paint one person's mood, or two people's match, to a PNG.
+    ///
+    /// The same inputs and settings are painted once: a second run reuses
+    /// the stored artwork and says so.
+    Art {
+        /// First person's export or PROFILE.json.
+        a: PathBuf,
+        /// Second person's export or PROFILE.json (paints the match).
+        b: Option<PathBuf>,
+        /// Where to write the PNG.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Image model. `palette` is a procedural painter (not Stable
+        /// Diffusion) that needs no weights.
+        #[arg(long, env = "SPOTIFYART_MODEL")]
+        model: Option<String>,
+        /// Denoising steps (layers for the palette painter).
+        #[arg(long)]
+        steps: Option<u32>,
+        /// Random seed (default: derived from the moods, so the same people
+        /// get the same picture).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Guidance scale (0 disables classifier-free guidance).
+        #[arg(long)]
+        guidance: Option<f32>,
+        /// Width in pixels.
+        #[arg(long)]
+        width: Option<u32>,
+        /// Height in pixels.
+        #[arg(long)]
+        height: Option<u32>,
+        /// Style preset.
+        #[arg(long, value_enum)]
+        style: Option<StyleArg>,
+        /// Mood model.
+        #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
+        mood_model: MoodModelArg,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MoodModelArg {
+    /// Every model whose signals the profile has, combined.
+    Auto,
+    /// Spotify audio features (valence, energy, ...).
+    Features,
+    /// Listening behaviour: time of day, skips, repeats.
+    Behaviour,
+}
+
+impl MoodModelArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            MoodModelArg::Auto => "auto",
+            MoodModelArg::Features => "features",
+            MoodModelArg::Behaviour => "behaviour",
+        }
+    }
+}
+
+/// Spelled as Spotify spells them (`short_term`), kebab-case accepted too.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+#[allow(clippy::enum_variant_names)]
+pub enum TimeRangeArg {
+    /// About 4 weeks.
+    #[value(name = "short_term", alias = "short-term")]
+    ShortTerm,
+    /// About 6 months.
+    #[value(name = "medium_term", alias = "medium-term")]
+    MediumTerm,
+    /// About a year (exports: all history).
+    #[value(name = "long_term", alias = "long-term")]
+    LongTerm,
+}
+
+impl From<TimeRangeArg> for TimeRange {
+    fn from(t: TimeRangeArg) -> Self {
+        match t {
+            TimeRangeArg::ShortTerm => TimeRange::ShortTerm,
+            TimeRangeArg::MediumTerm => TimeRange::MediumTerm,
+            TimeRangeArg::LongTerm => TimeRange::LongTerm,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StyleArg {
+    Painterly,
+    Watercolor,
+    Abstract,
+    Ink,
+    Neon,
+    Cinematic,
+}
+
+impl From<StyleArg> for Style {
+    fn from(s: StyleArg) -> Self {
+        match s {
+            StyleArg::Painterly => Style::Painterly,
+            StyleArg::Watercolor => Style::Watercolor,
+            StyleArg::Abstract => Style::Abstract,
+            StyleArg::Ink => Style::Ink,
+            StyleArg::Neon => Style::Neon,
+            StyleArg::Cinematic => Style::Cinematic,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn mood_model_names_match_core() {
+        use clap::ValueEnum;
+        for v in super::MoodModelArg::value_variants() {
+            spotifyart_core::mood::model_by_name(v.name()).unwrap();
+        }
+    }
+}

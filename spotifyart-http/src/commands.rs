@@ -1,0 +1,263 @@
+//! What each subcommand does.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use spotifyart_core::engine::{subject_one, subject_pair};
+use spotifyart_core::{
+    ArtOutcome, ArtParams, Engine, GenerationContext, InMemoryStore, ListeningProfile, ModelKind,
+    Progress, Stage, Store, read_export,
+};
+
+use crate::cli::{Cli, Command, MoodModelArg};
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Profile { input } => {
+            let profile = load(&input)?;
+            print_json(&profile)
+        }
+        Command::Mood {
+            input,
+            mood_model,
+            time_range,
+        } => {
+            let engine = engine(mood_model, open_store()?)?;
+            let mut profile = load(&input)?;
+            if let Some(range) = time_range {
+                profile = profile.only(range.into());
+            }
+            let mood = engine.mood_of(&profile)?;
+            print_json(&mood)
+        }
+        Command::Match { a, b, mood_model } => {
+            let engine = engine(mood_model, open_store()?)?;
+            let (pa, pb) = (load(&a)?, load(&b)?);
+            let m = engine.match_profiles(&pa, &pb)?;
+            /// The match with its reasons also as one paragraph.
+            #[derive(serde::Serialize)]
+            struct Printed<'a> {
+                explanation: String,
+                #[serde(flatten)]
+                result: &'a spotifyart_core::MatchResult,
+            }
+            print_json(&Printed {
+                explanation: m.explanation(),
+                result: &m,
+            })
+        }
+        Command::Art {
+            a,
+            b,
+            out,
+            model,
+            steps,
+            seed,
+            guidance,
+            width,
+            height,
+            style,
+            mood_model,
+        } => {
+            let engine = engine(mood_model, open_store()?)?;
+            let params = ArtParams {
+                model,
+                seed,
+                steps,
+                guidance,
+                width,
+                height,
+                style: style.map(Into::into),
+            };
+            art(&engine, &a, b.as_deref(), &out, &params).await
+        }
+    }
+}
+
+fn engine(mood_model: MoodModelArg, store: Arc<dyn Store>) -> Result<Engine> {
+    Ok(Engine::builder()
+        .mood_model(spotifyart_core::mood::model_by_name(mood_model.name())?)
+        .store(store)
+        .build())
+}
+
+fn open_store() -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(InMemoryStore::new()))
+}
+
+/// An export, or a profile written by `spotifyart profile`: a `.json` file
+/// whose first bytes are an object with a SpotifyArt schema tag.
+fn load(path: &Path) -> Result<ListeningProfile> {
+    if is_profile_json(path) {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return ListeningProfile::from_json(&text)
+            .with_context(|| format!("{} is not a usable profile", path.display()));
+    }
+    let profile = read_export(path)
+        .with_context(|| format!("cannot read the Spotify export {}", path.display()))?;
+    if profile.is_empty() {
+        eprintln!(
+            "warning: {} holds no music listening ({})",
+            path.display(),
+            profile.source.notes.join("; ")
+        );
+    }
+    Ok(profile)
+}
+
+fn is_profile_json(path: &Path) -> bool {
+    if !path.is_file()
+        || !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return false;
+    }
+    let mut head = Vec::new();
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    if f.take(4096).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+        && text.contains("spotifyart.profile/")
+}
+
+/// Pretty JSON in the types' field order (the documented order).
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+async fn art(
+    engine: &Engine,
+    a: &Path,
+    b: Option<&Path>,
+    out: &Path,
+    params: &ArtParams,
+) -> Result<()> {
+    let pa = load(a)?;
+    let subject = match b {
+        None => {
+            let mood = engine.mood_of(&pa)?;
+            println!(
+                "mood: {} (valence {:+.2}, arousal {:+.2}, confidence {:.2})",
+                mood.label, mood.valence, mood.arousal, mood.confidence
+            );
+            subject_one(None, mood)
+        }
+        Some(b) => {
+            let pb = load(b)?;
+            let m = engine.match_profiles(&pa, &pb)?;
+            println!("match: {}", m.explanation());
+            subject_pair(&m, None, vec![])
+        }
+    };
+    let prepared = engine.prepare(subject, params)?;
+    let kind = match prepared.model.kind {
+        ModelKind::Procedural => "procedural, not Stable Diffusion",
+        ModelKind::StableDiffusion => "Stable Diffusion",
+        ModelKind::Test => "randomly initialised test model: noise",
+    };
+    println!("prompt: {}", prepared.request.prompt);
+    let bar = progress_bar();
+    let ctx = {
+        let bar = bar.clone();
+        GenerationContext::new().on_progress(move |p: Progress| update_bar(&bar, p))
+    };
+    let started = Instant::now();
+    let outcome = engine.paint(&prepared, &ctx).await;
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    let artwork = engine.store().artwork(outcome.meta().id).await?;
+    write_atomically(out, &artwork.png)?;
+    let meta = &artwork.meta;
+    match &outcome {
+        ArtOutcome::Reused(_) => println!(
+            "reused the stored artwork {} painted {}; nothing was generated",
+            meta.id,
+            meta.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        ArtOutcome::Painted(_) => println!(
+            "painted artwork {} in {:.1} s",
+            meta.id,
+            started.elapsed().as_secs_f32()
+        ),
+    }
+    println!(
+        "wrote {} ({}x{}, model {} ({kind}), seed {}, {} steps)",
+        out.display(),
+        meta.width,
+        meta.height,
+        meta.request.model,
+        meta.request.seed,
+        meta.request.steps
+    );
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({elapsed})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn update_bar(bar: &ProgressBar, p: Progress) {
+    let msg = match p.stage {
+        Stage::Loading => "loading",
+        Stage::Encoding => "encoding",
+        Stage::Denoising => "painting",
+        Stage::Decoding => "decoding",
+    };
+    bar.set_message(msg);
+    bar.set_length(p.total as u64);
+    bar.set_position(p.step as u64);
+}
+
+/// Writes via a temporary file in the same folder, so a crash never leaves
+/// a half-written PNG where the old one was.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}", path.display())
+    })?;
+    Ok(())
+}

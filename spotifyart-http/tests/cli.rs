@@ -1,0 +1,227 @@
+//! The `spotifyart` binary, run as a user would run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn spotifyart(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spotifyart"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SPOTIFYART_MODEL")
+        .output()
+        .expect("run spotifyart")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn failed(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure, got success");
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn profile_prints_the_documented_json_and_feeds_back_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = examples().join("exports/alice");
+    let json = ok(&spotifyart(&["profile", path(&alice)], tmp.path()));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["schema"], "spotifyart.profile/1");
+    assert_eq!(v["top_artists"]["long_term"][0]["name"], "ABBA");
+    assert_eq!(v["source"]["formats"][0], "extended");
+
+    // A written profile is a valid input everywhere an export is.
+    let saved = tmp.path().join("alice.json");
+    std::fs::write(&saved, &json).unwrap();
+    let from_export: serde_json::Value =
+        serde_json::from_str(&ok(&spotifyart(&["mood", path(&alice)], tmp.path()))).unwrap();
+    let from_profile: serde_json::Value =
+        serde_json::from_str(&ok(&spotifyart(&["mood", path(&saved)], tmp.path()))).unwrap();
+    assert_eq!(from_export, from_profile);
+}
+
+#[test]
+fn mood_with_each_model_and_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sunny = examples().join("profiles/sunny.json");
+    for (model, signal) in [
+        ("auto", "audio_features"),
+        ("features", "audio_features"),
+        ("behaviour", ""),
+    ] {
+        let out = ok(&spotifyart(
+            &["mood", path(&sunny), "--mood-model", model],
+            tmp.path(),
+        ));
+        let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let signals = m["signals"].as_array().unwrap();
+        if signal.is_empty() {
+            assert!(
+                signals.is_empty(),
+                "{model}: a profile without plays has no behaviour"
+            );
+            assert_eq!(m["confidence"], 0.0);
+        } else {
+            assert_eq!(signals[0], signal, "{model}");
+            assert_eq!(m["label"], "euphoric", "{model}");
+        }
+    }
+    let bob = examples().join("exports/bob");
+    let out = ok(&spotifyart(
+        &["mood", path(&bob), "--time-range", "short_term"],
+        tmp.path(),
+    ));
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(m["valence"].is_number());
+}
+
+#[test]
+fn match_prints_score_and_explanation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(&spotifyart(
+        &[
+            "match",
+            path(&examples().join("exports/alice")),
+            path(&examples().join("exports/bob")),
+        ],
+        tmp.path(),
+    ));
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let score = m["score"].as_u64().unwrap();
+    assert!(score <= 100);
+    let text = m["explanation"].as_str().unwrap();
+    assert!(text.starts_with(&format!("Score {score}/100")), "{text}");
+    assert!(text.contains("Radiohead"), "{text}");
+}
+
+#[test]
+fn art_paints_a_png_and_says_what_painted_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("exports/alice")),
+            path(&examples().join("exports/carol.zip")),
+            "--out",
+            "art.png",
+            "--width",
+            "128",
+            "--height",
+            "96",
+            "--steps",
+            "6",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        out.contains("wrote art.png (128x96, model palette (procedural, not Stable Diffusion)"),
+        "{out}"
+    );
+    assert!(out.contains("painted artwork"), "{out}");
+    let png = std::fs::read(tmp.path().join("art.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.contains("tmp")).count(),
+        0,
+        "{names:?}"
+    );
+}
+
+#[test]
+fn errors_are_precise_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = failed(&spotifyart(&["mood", "no/such/export"], tmp.path()));
+    assert!(
+        err.contains("error: cannot read the Spotify export no/such/export"),
+        "{err}"
+    );
+    assert!(err.contains("No such file"), "{err}");
+
+    let broken = tmp.path().join("StreamingHistory_music_0.json");
+    std::fs::write(&broken, "[{\"endTime\": \"2024-01-01 10:00\",").unwrap();
+    let err = failed(&spotifyart(&["profile", path(&broken)], tmp.path()));
+    assert!(
+        err.contains("StreamingHistory_music_0.json: line 1, column"),
+        "{err}"
+    );
+
+    let err = failed(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("profiles/sunny.json")),
+            "--out",
+            "x.png",
+            "--model",
+            "sd-9",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("unknown image model \"sd-9\"; this build offers: palette"),
+        "{err}"
+    );
+    let err = failed(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("profiles/sunny.json")),
+            "--out",
+            "x.png",
+            "--width",
+            "100",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("width must be a positive multiple of 8"),
+        "{err}"
+    );
+    let err = failed(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("profiles/sunny.json")),
+            "--out",
+            "missing-dir/x.png",
+        ],
+        tmp.path(),
+    ));
+    assert!(err.contains("folder missing-dir does not exist"), "{err}");
+    assert!(
+        !tmp.path().join("x.png").exists(),
+        "nothing written on error"
+    );
+
+    let err = failed(&spotifyart(
+        &[
+            "mood",
+            path(&examples().join("profiles/sunny.json")),
+            "--mood-model",
+            "magic",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("possible values: auto, features, behaviour"),
+        "{err}"
+    );
+}
