@@ -426,23 +426,26 @@ impl Engine {
         tracing::info!(job = %job.id, attempt = job.attempts, worker, "leased job");
         let progress = Arc::new(AtomicU32::new(0f32.to_bits()));
         let run_cancel = CancelToken::new();
-        let heartbeat = {
-            let store = self.store.clone();
-            let clock = self.clock.clone();
-            let (progress, run_cancel) = (progress.clone(), run_cancel.clone());
-            let (id, worker, lease) = (job.id, worker.to_string(), self.jobs.lease);
-            tokio::spawn(async move {
-                let every = (lease / 3).max(Duration::from_millis(50));
-                loop {
-                    tokio::time::sleep(every).await;
-                    let p = f32::from_bits(progress.load(Ordering::Relaxed));
-                    if let Err(e) = store.heartbeat(id, &worker, p, clock.now(), lease).await {
-                        tracing::warn!(job = %id, error = %e, "lost job lease; stopping");
-                        run_cancel.cancel();
-                        return;
+        let _guard = RunGuard {
+            cancel: run_cancel.clone(),
+            heartbeat: {
+                let store = self.store.clone();
+                let clock = self.clock.clone();
+                let (progress, run_cancel) = (progress.clone(), run_cancel.clone());
+                let (id, worker, lease) = (job.id, worker.to_string(), self.jobs.lease);
+                tokio::spawn(async move {
+                    let every = (lease / 3).max(Duration::from_millis(50));
+                    loop {
+                        tokio::time::sleep(every).await;
+                        let p = f32::from_bits(progress.load(Ordering::Relaxed));
+                        if let Err(e) = store.heartbeat(id, &worker, p, clock.now(), lease).await {
+                            tracing::warn!(job = %id, error = %e, "lost job lease; stopping");
+                            run_cancel.cancel();
+                            return;
+                        }
                     }
-                }
-            })
+                })
+            },
         };
         let ctx = {
             let progress = progress.clone();
@@ -459,7 +462,7 @@ impl Engine {
             request: job.spec.request.clone(),
         };
         let outcome = self.paint(&art, &ctx).await;
-        heartbeat.abort();
+        drop(_guard);
         let ended = match outcome {
             Ok(done) => {
                 self.store
@@ -502,6 +505,21 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// Stops a job's heartbeat and painting when its run ends, including when
+/// the worker's future is dropped (aborted task, shutdown): a stopped
+/// worker must stop renewing its lease so another can take the job.
+struct RunGuard {
+    heartbeat: tokio::task::JoinHandle<()>,
+    cancel: CancelToken,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+        self.cancel.cancel();
     }
 }
 

@@ -319,10 +319,10 @@ fn explain(
         };
         format!("Your moods are {x} and {y}")
     };
-    let certainty = if a.confidence.min(b.confidence) < 0.3 {
-        " (one of them is a rough guess, so it counts for little)"
-    } else {
-        ""
+    let certainty = match (a.confidence < 0.3, b.confidence < 0.3) {
+        (true, true) => " (both are rough guesses, so they count for little)",
+        (true, false) | (false, true) => " (one is a rough guess, so it counts for little)",
+        (false, false) => "",
     };
     reasons.push(format!(
         "{moods}, {closeness} (distance {:.2}){certainty}; together you are {}.",

@@ -17,6 +17,16 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Where artworks, users and jobs are stored: sqlite://PATH or
+    /// postgres://... [default: sqlite://spotifyart.db]
+    #[arg(
+        long,
+        global = true,
+        env = "SPOTIFYART_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -87,6 +97,13 @@ pub enum Command {
         /// Mood model.
         #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
         mood_model: MoodModelArg,
+    },
+    /// Create or upgrade the database schema (servers also do this at start).
+    Migrate {
+        /// Also rewrite tokens encrypted with an old key (listed in
+        /// SPOTIFYART_ENCRYPTION_OLD_KEYS) with the current key.
+        #[arg(long)]
+        reencrypt: bool,
     },
 }
 

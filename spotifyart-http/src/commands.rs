@@ -16,6 +16,7 @@ use spotifyart_core::{
 use crate::cli::{Cli, Command, MoodModelArg};
 
 pub async fn run(cli: Cli) -> Result<()> {
+    let database_url = cli.database_url.clone();
     match cli.command {
         Command::Profile { input } => {
             let profile = load(&input)?;
@@ -26,7 +27,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             mood_model,
             time_range,
         } => {
-            let engine = engine(mood_model, open_store()?)?;
+            let engine = engine(mood_model, Arc::new(InMemoryStore::new()))?;
             let mut profile = load(&input)?;
             if let Some(range) = time_range {
                 profile = profile.only(range.into());
@@ -35,7 +36,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             print_json(&mood)
         }
         Command::Match { a, b, mood_model } => {
-            let engine = engine(mood_model, open_store()?)?;
+            let engine = engine(mood_model, Arc::new(InMemoryStore::new()))?;
             let (pa, pb) = (load(&a)?, load(&b)?);
             let m = engine.match_profiles(&pa, &pb)?;
             /// The match with its reasons also as one paragraph.
@@ -63,7 +64,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             style,
             mood_model,
         } => {
-            let engine = engine(mood_model, open_store()?)?;
+            let store = open_database(database_url).await?.into_store();
+            let engine = engine(mood_model, store)?;
             let params = ArtParams {
                 model,
                 seed,
@@ -75,7 +77,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             art(&engine, &a, b.as_deref(), &out, &params).await
         }
+        Command::Migrate { reencrypt } => {
+            let db = open_database(database_url.clone()).await?;
+            println!("database is up to date");
+            if reencrypt {
+                let n = db.reencrypt_tokens().await?;
+                println!("re-encrypted {n} token row(s) with the current key");
+            }
+            Ok(())
+        }
     }
+}
+
+/// Opens (and migrates) the database: `--database-url`, else
+/// `SPOTIFYART_DATABASE_URL`, else `sqlite://spotifyart.db`.
+async fn open_database(url: Option<String>) -> Result<spotifyart_store::Database> {
+    let mut config = spotifyart_store::StoreConfig::from_env()?;
+    if let Some(url) = url {
+        config.url = url;
+    }
+    let shown = spotifyart_store::redact(&config.url);
+    spotifyart_store::open(&config)
+        .await
+        .with_context(|| format!("cannot open the database {shown}"))
 }
 
 fn engine(mood_model: MoodModelArg, store: Arc<dyn Store>) -> Result<Engine> {
@@ -83,10 +107,6 @@ fn engine(mood_model: MoodModelArg, store: Arc<dyn Store>) -> Result<Engine> {
         .mood_model(spotifyart_core::mood::model_by_name(mood_model.name())?)
         .store(store)
         .build())
-}
-
-fn open_store() -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(InMemoryStore::new()))
 }
 
 /// An export, or a profile written by `spotifyart profile`: a `.json` file

@@ -12,6 +12,8 @@ fn spotifyart(args: &[&str], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("SPOTIFYART_MODEL")
+        .env_remove("SPOTIFYART_DATABASE_URL")
+        .env_remove("SPOTIFYART_ENCRYPTION_KEY")
         .output()
         .expect("run spotifyart")
 }
@@ -222,6 +224,84 @@ fn errors_are_precise_and_change_nothing() {
     ));
     assert!(
         err.contains("possible values: auto, features, behaviour"),
+        "{err}"
+    );
+}
+
+#[test]
+fn art_twice_reuses_the_stored_artwork() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |out: &'static str| {
+        vec![
+            "art".to_string(),
+            path(&examples().join("exports/alice")).to_string(),
+            path(&examples().join("exports/bob")).to_string(),
+            "--out".to_string(),
+            out.to_string(),
+            "--width".to_string(),
+            "64".to_string(),
+            "--height".to_string(),
+            "64".to_string(),
+        ]
+    };
+    let run = |out: &'static str| {
+        let a = args(out);
+        ok(&spotifyart(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            tmp.path(),
+        ))
+    };
+    let first = run("first.png");
+    assert!(first.contains("painted artwork"), "{first}");
+    let second = run("second.png");
+    assert!(
+        second.contains("reused the stored artwork") && second.contains("nothing was generated"),
+        "{second}"
+    );
+    let id = |text: &str| {
+        text.split_whitespace()
+            .skip_while(|w| *w != "artwork")
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&first), id(&second));
+    assert_eq!(
+        std::fs::read(tmp.path().join("first.png")).unwrap(),
+        std::fs::read(tmp.path().join("second.png")).unwrap()
+    );
+    // The default store lives in the working directory, with its key.
+    assert!(tmp.path().join("spotifyart.db").exists());
+    assert!(tmp.path().join("spotifyart.key").exists());
+
+    // Another database: painted again there.
+    let other = format!("sqlite://{}", tmp.path().join("other.db").display());
+    let mut a = args("third.png");
+    a.extend(["--database-url".to_string(), other]);
+    let third = ok(&spotifyart(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        tmp.path(),
+    ));
+    assert!(third.contains("painted artwork"), "{third}");
+}
+
+#[test]
+fn migrate_creates_and_upgrades_the_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("db/s.db").display());
+    let out = ok(&spotifyart(
+        &["migrate", "--database-url", &url, "--reencrypt"],
+        tmp.path(),
+    ));
+    assert!(out.contains("database is up to date"), "{out}");
+    assert!(out.contains("re-encrypted 0 token row(s)"), "{out}");
+    assert!(tmp.path().join("db/s.db").exists());
+    let err = failed(&spotifyart(
+        &["migrate", "--database-url", "mysql://root:pw@x/y"],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("use sqlite://PATH") && !err.contains(":pw@"),
         "{err}"
     );
 }

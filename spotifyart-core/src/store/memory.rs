@@ -271,12 +271,9 @@ impl MoodStore for InMemoryStore {
     }
 }
 
-/// Checks shared by the backends: may `record` be made from `invite` now?
-pub(crate) fn check_accept(
-    invite: &Invite,
-    record: &MatchRecord,
-    now: DateTime<Utc>,
-) -> Result<()> {
+/// The acceptance rules every backend applies: may `record` be made from
+/// `invite` at `now`?
+pub fn check_accept(invite: &Invite, record: &MatchRecord, now: DateTime<Utc>) -> Result<()> {
     if invite.accepted_by.is_some() {
         return Err(Error::conflict("this invite has already been used"));
     }

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-pub use memory::InMemoryStore;
+pub use memory::{InMemoryStore, check_accept};
 pub use token::{OpaqueToken, TokenHash};
 
 use crate::Result;

@@ -25,60 +25,46 @@ use crate::store::*;
 use crate::{ContentKey, Error};
 
 /// Generates one `#[tokio::test]` per conformance area, each calling the
-/// given async expression for a fresh `Arc<dyn Store>`.
+/// given async expression for a fresh `Arc<dyn Store>`. With `optional:`,
+/// the expression yields `Option<Arc<dyn Store>>` and `None` skips the test
+/// (for backends that need a service the machine may not have).
 #[macro_export]
 macro_rules! store_conformance_tests {
-    ($make:expr) => {
+    (optional: $make:expr) => {
         mod store_conformance {
             #[allow(unused_imports)]
             use super::*;
             use $crate::testing::store as suite;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn users_and_accounts() {
-                suite::users(&*$make.await).await;
+            macro_rules! conformance_test {
+                ($name:ident, $body:expr) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(store) = $make.await else {
+                            return;
+                        };
+                        #[allow(clippy::redundant_closure_call)]
+                        ($body)(store).await;
+                    }
+                };
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn user_text_round_trips() {
-                suite::user_text_round_trips(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tokens() {
-                suite::tokens(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sessions() {
-                suite::sessions(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn moods() {
-                suite::moods(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn invites_and_matches() {
-                suite::invites_and_matches(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn artworks() {
-                suite::artworks(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn job_lifecycle() {
-                suite::job_lifecycle(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn job_retries() {
-                suite::job_retries(&*$make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn concurrent_workers() {
-                suite::concurrent_workers($make.await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn health() {
-                suite::health(&*$make.await).await;
-            }
+
+            conformance_test!(users_and_accounts, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::users(&*s).await });
+            conformance_test!(user_text_round_trips, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::user_text_round_trips(&*s).await });
+            conformance_test!(tokens, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::tokens(&*s).await });
+            conformance_test!(sessions, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::sessions(&*s).await });
+            conformance_test!(moods, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::moods(&*s).await });
+            conformance_test!(invites_and_matches, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::invites_and_matches(&*s).await });
+            conformance_test!(artworks, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::artworks(&*s).await });
+            conformance_test!(job_lifecycle, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::job_lifecycle(&*s).await });
+            conformance_test!(job_retries, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::job_retries(&*s).await });
+            conformance_test!(concurrent_enqueue, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::concurrent_enqueue(s).await });
+            conformance_test!(concurrent_workers, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::concurrent_workers(s).await });
+            conformance_test!(health, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::health(&*s).await });
         }
+    };
+    ($make:expr) => {
+        $crate::store_conformance_tests!(optional: async { Some($make.await) });
     };
 }
 
@@ -859,6 +845,23 @@ pub async fn concurrent_workers(store: Arc<dyn Store>) {
     let unique: HashSet<JobId> = seen.iter().copied().collect();
     assert_eq!(seen.len(), JOBS, "no job leased twice");
     assert_eq!(unique, expected, "every job done");
+}
+
+/// Many requests for one picture at once make one job.
+pub async fn concurrent_enqueue(store: Arc<dyn Store>) {
+    let spec = new_job("race", 2);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (store, spec) = (store.clone(), spec.clone());
+        tasks.push(tokio::spawn(async move {
+            store.enqueue(&spec, t(i)).await.unwrap().id
+        }));
+    }
+    let mut ids = HashSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "eight concurrent requests, one job");
 }
 
 /// The backend answers pings and names itself.

@@ -1,0 +1,10 @@
+DROP TABLE jobs;
+DROP TABLE artwork_subjects;
+DROP TABLE artworks;
+DROP TABLE invites;
+DROP TABLE matches;
+DROP TABLE mood_snapshots;
+DROP TABLE sessions;
+DROP TABLE oauth_tokens;
+DROP TABLE accounts;
+DROP TABLE users;

@@ -1,0 +1,195 @@
+//! SQLite, embedded: diesel's `SqliteConnection` behind diesel-async's
+//! `SyncConnectionWrapper`, SQLite compiled in (bundled), WAL journal.
+//!
+//! One process writes through a single pooled connection, so writes never
+//! contend inside a process; other processes (a CLI next to a server) wait
+//! on SQLite's busy timeout. Jobs are leased by compare-and-set (an UPDATE
+//! guarded by "still runnable"), which is exact even across processes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deadpool::managed::Object;
+use diesel::SqliteConnection;
+use diesel_async::AsyncConnection as _;
+use diesel_async::SimpleAsyncConnection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use crate::crypto::Keyring;
+use crate::error;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+type Conn = SyncConnectionWrapper<SqliteConnection>;
+
+/// The embedded store. See the module docs.
+pub struct SqliteStore {
+    pool: Pool<Conn>,
+    keys: Keyring,
+    jobs_notify: Notify,
+    location: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.location)
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                       PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and applies
+    /// pending migrations.
+    pub async fn open(path: &Path, keys: Keyring) -> spotifyart_core::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| spotifyart_core::Error::io(dir, e))?;
+        }
+        let location = path.to_string_lossy().into_owned();
+        Self::connect(location, keys).await
+    }
+
+    /// A private in-memory database (gone when the store is dropped).
+    pub async fn open_in_memory(keys: Keyring) -> spotifyart_core::Result<Self> {
+        Self::connect(":memory:".to_string(), keys).await
+    }
+
+    async fn connect(location: String, keys: Keyring) -> spotifyart_core::Result<Self> {
+        let mut config = ManagerConfig::<Conn>::default();
+        config.custom_setup = Box::new(|url| {
+            let url = url.to_string();
+            async move {
+                let mut conn = Conn::establish(&url).await?;
+                conn.batch_execute(PRAGMAS)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(&location, config);
+        let pool = Pool::builder(manager)
+            .max_size(1)
+            .build()
+            .map_err(error::pool)?;
+        let store = Self {
+            pool,
+            keys,
+            jobs_notify: Notify::new(),
+            location,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (also run by `open`).
+    pub async fn migrate(&self) -> spotifyart_core::Result<()> {
+        let mut conn = self.conn().await?;
+        let applied = conn
+            .spawn_blocking(|c| {
+                c.run_pending_migrations(MIGRATIONS)
+                    .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                    .map_err(diesel::result::Error::QueryBuilderError)
+            })
+            .await
+            .map_err(|e| error::db(e, "migrating the SQLite database"))?;
+        for m in applied {
+            tracing::info!(migration = %m, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// Where the database lives (a path or `:memory:`).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    async fn conn(&self) -> spotifyart_core::Result<Object<AsyncDieselConnectionManager<Conn>>> {
+        self.pool.get().await.map_err(error::pool)
+    }
+
+    async fn lease_job(
+        &self,
+        worker: &str,
+        now: i64,
+        until: i64,
+    ) -> spotifyart_core::Result<Option<crate::rows::JobRow>> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        loop {
+            let candidate: Option<crate::rows::JobRow> = crate::schema::jobs::table
+                .filter(crate::common::runnable!(now))
+                .order((
+                    crate::schema::jobs::created_at.asc(),
+                    crate::schema::jobs::id.asc(),
+                ))
+                .select(crate::rows::JobRow::as_select())
+                .first(&mut conn)
+                .await
+                .optional()
+                .map_err(|e| error::db(e, "job"))?;
+            let Some(c) = candidate else {
+                return Ok(None);
+            };
+            if c.state == "running" && c.attempts >= c.max_attempts {
+                Self::expire_job(&mut conn, &c, now)
+                    .await
+                    .map_err(|e| error::db(e, "job"))?;
+                continue;
+            }
+            if let Some(row) = Self::take_job(&mut conn, &c.id, worker, now, until)
+                .await
+                .map_err(|e| error::db(e, "job"))?
+            {
+                return Ok(Some(row));
+            }
+            // Another process took it between our read and our update.
+        }
+    }
+
+    async fn jobs_added(&self, _conn: &mut Conn) {
+        self.jobs_notify.notify_waiters();
+    }
+
+    async fn wait_jobs(&self, max_wait: Duration) {
+        let _ = tokio::time::timeout(max_wait, self.jobs_notify.notified()).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl spotifyart_core::store::StoreHealth for SqliteStore {
+    fn backend(&self) -> &str {
+        "sqlite"
+    }
+    async fn ping(&self) -> spotifyart_core::Result<()> {
+        let mut conn = self.conn().await?;
+        conn.batch_execute("SELECT 1")
+            .await
+            .map_err(|e| error::db(e, "ping"))
+    }
+}
+
+mod ops {
+    use super::{Conn, SqliteStore};
+    crate::common::sql_store!(SqliteStore, Conn);
+}
+
+/// The path a `sqlite://` URL names (`None` for an in-memory database).
+pub(crate) fn url_path(rest: &str) -> Option<PathBuf> {
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    if rest.is_empty() || rest == ":memory:" {
+        None
+    } else {
+        Some(PathBuf::from(rest))
+    }
+}
