@@ -97,3 +97,49 @@ fn zipf_index(i: u32, n: u32) -> u32 {
     let x = (i.wrapping_mul(2_654_435_761) % 1_000_000) as f64 / 1_000_000.0;
     ((n as f64).powf(x) as u32).min(n - 1)
 }
+
+/// The PostgreSQL server benches use: `SPOTIFYART_BENCH_POSTGRES_URL`, else
+/// `SPOTIFYART_TEST_POSTGRES_URL`; `None` (with a notice) when neither is set.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("SPOTIFYART_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("SPOTIFYART_TEST_POSTGRES_URL"))
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("notice: set SPOTIFYART_BENCH_POSTGRES_URL to include PostgreSQL");
+    }
+    url
+}
+
+/// A fresh store of each configured kind: `("sqlite", ..)` always,
+/// `("postgres", ..)` when a server is configured. The temporary directory
+/// must outlive the SQLite store.
+pub async fn stores(dir: &Path) -> Vec<(&'static str, std::sync::Arc<dyn spotifyart_core::Store>)> {
+    use spotifyart_store::{EncryptionKey, Keyring};
+    let keys = Keyring::new(&EncryptionKey::generate(), &[]);
+    let name = format!(
+        "bench-{}.db",
+        std::process::id() as u64 * 1000 + rand_suffix()
+    );
+    let sqlite = spotifyart_store::SqliteStore::open(&dir.join(name), keys.clone())
+        .await
+        .expect("open SQLite");
+    let mut out: Vec<(&'static str, std::sync::Arc<dyn spotifyart_core::Store>)> =
+        vec![("sqlite", std::sync::Arc::new(sqlite))];
+    if let Some(base) = postgres_url() {
+        let url = spotifyart_store::testing::fresh_schema_url(&base)
+            .await
+            .expect("PostgreSQL for benches");
+        let pg = spotifyart_store::PostgresStore::open(&url, keys, 16)
+            .await
+            .expect("open PostgreSQL");
+        out.push(("postgres", std::sync::Arc::new(pg)));
+    }
+    out
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

@@ -39,6 +39,14 @@ pub enum Error {
         /// Human-readable reason; never contains the credential itself.
         message: String,
     },
+    /// The user withdrew this app's access at the provider (an OAuth refresh
+    /// answered `invalid_grant`): stored tokens are useless, so callers end
+    /// the session and ask the user to sign in again.
+    #[error("{provider} access was revoked; sign in with {provider} again")]
+    Revoked {
+        /// The identity provider, e.g. `spotify`.
+        provider: String,
+    },
     /// Authenticated, but not allowed (e.g. Spotify answering 403 for an API
     /// a Development Mode app may not call).
     #[error("forbidden: {message}")]
@@ -173,6 +181,7 @@ impl Error {
             Error::AlreadyExists { .. } => "already_exists",
             Error::Conflict { .. } => "conflict",
             Error::Unauthorized { .. } => "unauthorized",
+            Error::Revoked { .. } => "revoked",
             Error::Forbidden { .. } => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
             Error::Upstream { .. } => "upstream_failed",

@@ -249,6 +249,9 @@ pub struct TrackStat {
     /// Audio features, when the source could read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_features: Option<AudioFeatures>,
+    /// Genres of the track's artists, when the source has artist genres.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub genres: Vec<String>,
 }
 
 impl TrackStat {
@@ -522,7 +525,7 @@ impl ListeningProfile {
         if tracks().any(|t| t.audio_features.is_some()) {
             s.push(Signal::AudioFeatures);
         }
-        if artists().any(|a| !a.genres.is_empty()) {
+        if artists().any(|a| !a.genres.is_empty()) || tracks().any(|t| !t.genres.is_empty()) {
             s.push(Signal::Genres);
         }
         if artists().any(|a| a.popularity.is_some()) || tracks().any(|t| t.popularity.is_some()) {

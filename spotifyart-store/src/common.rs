@@ -284,6 +284,17 @@ macro_rules! sql_store {
                     .map_err(|e| db(e, "tokens"))?;
                 Ok(())
             }
+            async fn token_users(&self, provider: &str) -> Result<Vec<UserId>> {
+                let mut conn = self.conn().await?;
+                let ids: Vec<String> = oauth_tokens::table
+                    .filter(oauth_tokens::provider.eq(provider))
+                    .select(oauth_tokens::user_id)
+                    .order(oauth_tokens::user_id.asc())
+                    .load(&mut conn)
+                    .await
+                    .map_err(|e| db(e, "tokens"))?;
+                ids.iter().map(|id| parse(id, "user id")).collect()
+            }
         }
 
         impl $Store {

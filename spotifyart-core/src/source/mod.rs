@@ -2,6 +2,7 @@
 //! [`ListeningProfile`]; implementations here read Spotify exports and
 //! in-memory fixtures, and `spotifyart-spotify` implements the Web API.
 
+mod cache;
 pub mod export;
 mod fixture;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use cache::CachedSource;
 pub use export::{ExportOptions, ExportReader, ExportSource, read_export};
 pub use fixture::FixtureSource;
 

@@ -142,6 +142,18 @@ impl TokenStore for InMemoryStore {
         self.lock().tokens.remove(&(user, provider.to_string()));
         Ok(())
     }
+    async fn token_users(&self, provider: &str) -> Result<Vec<UserId>> {
+        let mut users: Vec<UserId> = self
+            .lock()
+            .tokens
+            .keys()
+            .filter(|(_, p)| p == provider)
+            .map(|(u, _)| *u)
+            .collect();
+        // UUIDv7 ids sort by creation time.
+        users.sort();
+        Ok(users)
+    }
 }
 
 fn live(session: &Session, revoked: bool, now: DateTime<Utc>) -> bool {

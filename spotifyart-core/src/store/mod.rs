@@ -104,6 +104,9 @@ pub trait TokenStore: Send + Sync + Debug + 'static {
     async fn tokens(&self, user: UserId, provider: &str) -> Result<OAuthTokens>;
     /// Forgets the tokens (sign-out, revoked grant). Idempotent.
     async fn delete_tokens(&self, user: UserId, provider: &str) -> Result<()>;
+    /// Users holding tokens for `provider`, oldest user first (batch jobs
+    /// such as the playlist archive run for each of them).
+    async fn token_users(&self, provider: &str) -> Result<Vec<UserId>>;
 }
 
 /// A session to create: only the token's hash is stored.

@@ -210,8 +210,31 @@ pub async fn tokens(store: &dyn Store) {
         "not_found",
         "other provider",
     );
+    let other = new_user(store).await;
+    store
+        .put_tokens(other.id, "spotify", &tokens("access-o", None))
+        .await
+        .unwrap();
+    let both = [user.id, other.id];
+    let listed = store.token_users("spotify").await.unwrap();
+    assert!(
+        both.iter().all(|u| listed.contains(u)),
+        "token_users lists every holder"
+    );
+    assert!(
+        !store.token_users("other").await.unwrap().contains(&user.id),
+        "token_users filters by provider"
+    );
+    store.delete_tokens(other.id, "spotify").await.unwrap();
     store.delete_tokens(user.id, "spotify").await.unwrap();
     store.delete_tokens(user.id, "spotify").await.unwrap();
+    assert!(
+        !store
+            .token_users("spotify")
+            .await
+            .unwrap()
+            .contains(&user.id)
+    );
     assert_kind(
         store.tokens(user.id, "spotify").await,
         "not_found",

@@ -1,0 +1,486 @@
+//! The Web API calls SpotifyArt makes, for one user. Tokens come from a
+//! [`TokenCache`] (the store, or memory in a notebook); an access token
+//! about to expire is refreshed before the call, and a 401 triggers one
+//! refresh and one retry. Paging follows `next` only on Spotify's own API
+//! host, so a forged `next` cannot send the user's token elsewhere.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{Duration as ChronoDuration, Utc};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use spotifyart_core::store::OAuthTokens;
+use spotifyart_core::{Error, Result, Store, TimeRange, UserId};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::auth::SpotifyAuth;
+use crate::model::{
+    Artist, ArtistsBatch, AudioFeatures, AudioFeaturesBatch, CurrentUser, CursorPage, Page,
+    PlayHistory, Playlist, PlaylistEntry, Snapshot, Track,
+};
+use crate::transport::{Reply, SERVICE, api_error, parse};
+
+/// Refresh this long before the access token expires.
+const REFRESH_MARGIN_SECS: i64 = 60;
+/// Spotify's page size limit for top items, recent plays and playlists.
+pub const PAGE_LIMIT: usize = 50;
+
+/// Where one user's tokens live between calls.
+#[async_trait]
+pub trait TokenCache: Send + Sync + fmt::Debug {
+    /// The current tokens; `NotFound` when the user never signed in.
+    async fn load(&self) -> Result<OAuthTokens>;
+    /// Keeps refreshed tokens.
+    async fn save(&self, tokens: &OAuthTokens) -> Result<()>;
+    /// Drops tokens Spotify revoked.
+    async fn forget(&self) -> Result<()>;
+}
+
+/// Tokens of one user in a [`Store`] (encrypted at rest by persistent
+/// backends).
+#[derive(Debug)]
+pub struct StoredTokens {
+    store: Arc<dyn Store>,
+    user: UserId,
+}
+
+impl StoredTokens {
+    /// `user`'s Spotify tokens in `store`.
+    pub fn new(store: Arc<dyn Store>, user: UserId) -> Self {
+        Self { store, user }
+    }
+}
+
+#[async_trait]
+impl TokenCache for StoredTokens {
+    async fn load(&self) -> Result<OAuthTokens> {
+        self.store.tokens(self.user, SERVICE).await
+    }
+    async fn save(&self, tokens: &OAuthTokens) -> Result<()> {
+        self.store.put_tokens(self.user, SERVICE, tokens).await
+    }
+    async fn forget(&self) -> Result<()> {
+        self.store.delete_tokens(self.user, SERVICE).await
+    }
+}
+
+/// Tokens held in memory (a notebook session, a one-off CLI run).
+#[derive(Debug)]
+pub struct MemoryTokens(std::sync::Mutex<Option<OAuthTokens>>);
+
+impl MemoryTokens {
+    /// Holds `tokens`.
+    pub fn new(tokens: OAuthTokens) -> Self {
+        Self(std::sync::Mutex::new(Some(tokens)))
+    }
+    /// The tokens now held (after any refresh).
+    pub fn current(&self) -> Option<OAuthTokens> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl TokenCache for MemoryTokens {
+    async fn load(&self) -> Result<OAuthTokens> {
+        self.current()
+            .ok_or_else(|| Error::unauthorized("not signed in to Spotify"))
+    }
+    async fn save(&self, tokens: &OAuthTokens) -> Result<()> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(tokens.clone());
+        Ok(())
+    }
+    async fn forget(&self) -> Result<()> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+}
+
+/// The Web API as one user.
+#[derive(Clone, Debug)]
+pub struct UserApi {
+    auth: SpotifyAuth,
+    tokens: Arc<dyn TokenCache>,
+    /// Serialises refreshes of this user's tokens in this process.
+    refresh_lock: Arc<Mutex<()>>,
+}
+
+impl UserApi {
+    /// Calls as the user whose tokens `tokens` holds.
+    pub fn new(auth: SpotifyAuth, tokens: Arc<dyn TokenCache>) -> Self {
+        Self::with_lock(auth, tokens, Arc::default())
+    }
+
+    /// Like [`UserApi::new`], sharing a refresh lock with other handles on
+    /// the same user.
+    pub fn with_lock(
+        auth: SpotifyAuth,
+        tokens: Arc<dyn TokenCache>,
+        refresh_lock: Arc<Mutex<()>>,
+    ) -> Self {
+        Self {
+            auth,
+            tokens,
+            refresh_lock,
+        }
+    }
+
+    /// A usable access token: the stored one, or a refreshed one when it
+    /// expires within a minute or when `rejected` (the token a 401 came
+    /// back for) is still the stored one.
+    async fn access_token(&self, rejected: Option<&SecretString>) -> Result<SecretString> {
+        let _guard = self.refresh_lock.lock().await;
+        let tokens = self.tokens.load().await?;
+        let stale = match rejected {
+            // Another task may have refreshed while this one waited.
+            Some(r) => r.expose_secret() == tokens.access_token.expose_secret(),
+            None => tokens.expires_at - ChronoDuration::seconds(REFRESH_MARGIN_SECS) <= Utc::now(),
+        };
+        if !stale {
+            return Ok(tokens.access_token);
+        }
+        match self.auth.refresh(&tokens).await {
+            Ok(fresh) => {
+                self.tokens.save(&fresh).await?;
+                Ok(fresh.access_token)
+            }
+            Err(e @ Error::Revoked { .. }) => {
+                self.tokens.forget().await?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn call<B: Serialize + Sync>(
+        &self,
+        what: &str,
+        method: Method,
+        url: &Url,
+        body: Option<&B>,
+    ) -> Result<Reply> {
+        let token = self.access_token(None).await?;
+        let reply = self.send_once(what, &method, url, body, &token).await?;
+        if reply.status != StatusCode::UNAUTHORIZED {
+            return Ok(reply);
+        }
+        tracing::info!(
+            call = what,
+            "spotify answered 401; refreshing the access token once"
+        );
+        let token = self.access_token(Some(&token)).await?;
+        self.send_once(what, &method, url, body, &token).await
+    }
+
+    async fn send_once<B: Serialize + Sync>(
+        &self,
+        what: &str,
+        method: &Method,
+        url: &Url,
+        body: Option<&B>,
+        token: &SecretString,
+    ) -> Result<Reply> {
+        let method_is_get = *method == Method::GET;
+        // The bearer header is marked sensitive so no debug output shows it.
+        let transport = self.auth.transport();
+        let client = transport.client().clone();
+        let (method, url) = (method.clone(), url.clone());
+        let bearer = format!("Bearer {}", token.expose_secret());
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Error::internal(format!("encoding {what}: {e}")))?;
+        let build = move || {
+            let mut auth = reqwest::header::HeaderValue::from_str(&bearer)
+                .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+            auth.set_sensitive(true);
+            let req = client
+                .request(method.clone(), url.clone())
+                .header(reqwest::header::AUTHORIZATION, auth);
+            match &body {
+                Some(b) => req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.clone()),
+                None => req,
+            }
+        };
+        transport.send(what, method_is_get, &build).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, what: &str, url: &Url) -> Result<T> {
+        let reply = self.call::<()>(what, Method::GET, url, None).await?;
+        if !reply.status.is_success() {
+            return Err(api_error(&reply, what));
+        }
+        parse(&reply, what)
+    }
+
+    async fn send_json<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        what: &str,
+        url: &Url,
+        body: &B,
+    ) -> Result<T> {
+        let reply = self.call(what, Method::POST, url, Some(body)).await?;
+        if !reply.status.is_success() {
+            return Err(api_error(&reply, what));
+        }
+        parse(&reply, what)
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.auth.config().api(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// `next` links must stay on the configured API host and path.
+    fn checked_next(&self, next: &str, what: &str) -> Result<Url> {
+        let base = &self.auth.config().api_url;
+        let url = Url::parse(next).map_err(|_| bad_next(what))?;
+        if url.origin() != base.origin()
+            || !url.path().starts_with(base.path().trim_end_matches('/'))
+        {
+            return Err(bad_next(what));
+        }
+        Ok(url)
+    }
+
+    /// Follows `next` from `first` until `max` items or the last page.
+    async fn pages<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        first: Url,
+        max: usize,
+    ) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut url = first;
+        loop {
+            let page: Page<T> = self.get(what, &url).await?;
+            let empty = page.items.is_empty();
+            items.extend(page.items);
+            match page.next {
+                Some(next) if items.len() < max && !empty => {
+                    url = self.checked_next(&next, what)?
+                }
+                _ => break,
+            }
+        }
+        items.truncate(max);
+        Ok(items)
+    }
+
+    /// `GET /v1/me`.
+    pub async fn me(&self) -> Result<CurrentUser> {
+        self.get("me", &self.url("v1/me", &[])).await
+    }
+
+    /// The user's top artists in `range`, up to `max` (pages of 50).
+    pub async fn top_artists(&self, range: TimeRange, max: usize) -> Result<Vec<Artist>> {
+        let url = self.url("v1/me/top/artists", &top_query(range, max));
+        self.pages(&format!("top artists ({range})"), url, max)
+            .await
+    }
+
+    /// The user's top tracks in `range`, up to `max` (pages of 50).
+    pub async fn top_tracks(&self, range: TimeRange, max: usize) -> Result<Vec<Track>> {
+        let url = self.url("v1/me/top/tracks", &top_query(range, max));
+        self.pages(&format!("top tracks ({range})"), url, max).await
+    }
+
+    /// The user's recent plays, newest first, up to `max`, following the
+    /// `before` cursors.
+    pub async fn recently_played(&self, max: usize) -> Result<Vec<PlayHistory>> {
+        let what = "recently played";
+        let mut url = self.url(
+            "v1/me/player/recently-played",
+            &[("limit", max.clamp(1, PAGE_LIMIT).to_string())],
+        );
+        let mut plays = Vec::new();
+        loop {
+            let page: CursorPage<PlayHistory> = self.get(what, &url).await?;
+            let empty = page.items.is_empty();
+            plays.extend(page.items);
+            match page.next {
+                Some(next) if plays.len() < max && !empty => {
+                    url = self.checked_next(&next, what)?
+                }
+                _ => break,
+            }
+        }
+        plays.truncate(max);
+        Ok(plays)
+    }
+
+    /// One artist by id.
+    pub async fn artist(&self, id: &str) -> Result<Artist> {
+        let id = spotify_id(id, "artist")?;
+        self.get("artist", &self.url(&format!("v1/artists/{id}"), &[]))
+            .await
+    }
+
+    /// Several artists (Extended Quota apps; Development Mode apps get 403
+    /// since February 2026). Unknown ids are skipped.
+    pub async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(50) {
+            let ids = checked_ids(chunk, "artist")?;
+            let batch: ArtistsBatch = self
+                .get("artists (batch)", &self.url("v1/artists", &[("ids", ids)]))
+                .await?;
+            out.extend(batch.artists.into_iter().flatten());
+        }
+        Ok(out)
+    }
+
+    /// Audio features of tracks (Extended Quota apps; 403 for apps created
+    /// since November 2024). Unknown ids are skipped.
+    pub async fn audio_features(&self, ids: &[String]) -> Result<Vec<AudioFeatures>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(100) {
+            let ids = checked_ids(chunk, "track")?;
+            let batch: AudioFeaturesBatch = self
+                .get(
+                    "audio features",
+                    &self.url("v1/audio-features", &[("ids", ids)]),
+                )
+                .await?;
+            out.extend(batch.audio_features.into_iter().flatten());
+        }
+        Ok(out)
+    }
+
+    /// The user's playlists (`GET /v1/me/playlists`).
+    pub async fn my_playlists(&self) -> Result<Vec<Playlist>> {
+        let url = self.url("v1/me/playlists", &[("limit", PAGE_LIMIT.to_string())]);
+        self.pages("my playlists", url, usize::MAX).await
+    }
+
+    /// Every entry of a playlist (`GET /v1/playlists/{id}/items`).
+    pub async fn playlist_items(&self, playlist: &str) -> Result<Vec<PlaylistEntry>> {
+        let id = spotify_id(playlist, "playlist")?;
+        let url = self.url(
+            &format!("v1/playlists/{id}/items"),
+            &[("limit", PAGE_LIMIT.to_string())],
+        );
+        self.pages("playlist items", url, usize::MAX).await
+    }
+
+    /// Appends `uris` to a playlist in batches of 100
+    /// (`POST /v1/playlists/{id}/items`).
+    pub async fn add_to_playlist(&self, playlist: &str, uris: &[String]) -> Result<()> {
+        let id = spotify_id(playlist, "playlist")?;
+        let url = self.url(&format!("v1/playlists/{id}/items"), &[]);
+        for chunk in uris.chunks(100) {
+            let _: Snapshot = self
+                .send_json(
+                    "add playlist items",
+                    &url,
+                    &serde_json::json!({ "uris": chunk }),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a private playlist for the user (`POST /v1/me/playlists`).
+    pub async fn create_playlist(&self, name: &str, description: &str) -> Result<Playlist> {
+        let url = self.url("v1/me/playlists", &[]);
+        self.send_json(
+            "create playlist",
+            &url,
+            &serde_json::json!({ "name": name, "description": description, "public": false }),
+        )
+        .await
+    }
+}
+
+fn top_query(range: TimeRange, max: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("time_range", range.as_str().to_string()),
+        ("limit", max.clamp(1, PAGE_LIMIT).to_string()),
+        ("offset", "0".to_string()),
+    ]
+}
+
+fn bad_next(what: &str) -> Error {
+    Error::Upstream {
+        service: SERVICE.into(),
+        status: None,
+        message: format!("{what}: the `next` link leaves the Spotify API; not followed"),
+    }
+}
+
+/// A Spotify id from an id, a `spotify:KIND:ID` URI or an
+/// `https://open.spotify.com/KIND/ID?...` link; only base62 ids pass, so
+/// nothing can be injected into a request path.
+pub fn spotify_id(input: &str, kind: &str) -> Result<String> {
+    let input = input.trim();
+    let uri_prefix = format!("spotify:{kind}:");
+    let id = if let Some(id) = input.strip_prefix(&uri_prefix) {
+        id.to_string()
+    } else if let Ok(url) = Url::parse(input)
+        && url.host_str() == Some("open.spotify.com")
+    {
+        let mut segments = url.path_segments().into_iter().flatten();
+        match (segments.next(), segments.next()) {
+            (Some(k), Some(id)) if k == kind => id.to_string(),
+            _ => String::new(),
+        }
+    } else {
+        input.to_string()
+    };
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(format!(
+            "{input:?} is not a Spotify {kind} id, spotify:{kind}: URI or open.spotify.com link"
+        )));
+    }
+    Ok(id)
+}
+
+fn checked_ids(ids: &[String], kind: &str) -> Result<String> {
+    let ids: Vec<String> = ids
+        .iter()
+        .map(|i| spotify_id(i, kind))
+        .collect::<Result<_>>()?;
+    Ok(ids.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_links_and_uris() {
+        let id = "37i9dQZF1DXcBWIGoYBM5M";
+        assert_eq!(spotify_id(id, "playlist").unwrap(), id);
+        assert_eq!(
+            spotify_id(&format!("spotify:playlist:{id}"), "playlist").unwrap(),
+            id
+        );
+        assert_eq!(
+            spotify_id(
+                &format!("https://open.spotify.com/playlist/{id}?si=abc"),
+                "playlist"
+            )
+            .unwrap(),
+            id
+        );
+        for bad in [
+            "",
+            "../me",
+            "a/b",
+            "id?x=1",
+            "spotify:track:abc/..",
+            "https://evil.example/playlist/x",
+        ] {
+            assert!(spotify_id(bad, "playlist").is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The Web API client, the profile it builds and the archive job, against
+//! the fake Spotify in both Development Mode and Extended Quota.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use spotifyart_core::profile::Signal;
+use spotifyart_core::source::CachedSource;
+use spotifyart_core::testing::source::{check_profile, profile_is_well_formed};
+use spotifyart_core::{MusicSource, TimeRange, UserId};
+use spotifyart_spotify::archive::{ArchiveTarget, archive_for_all, archive_playlist};
+use spotifyart_spotify::fake::{Fault, FaultKind, Mode};
+use spotifyart_spotify::{ARCHIVE_SCOPES, SpotifySource, UserApi};
+use support::*;
+
+async fn api_for(mode: Mode) -> (spotifyart_spotify::fake::FakeSpotify, UserApi) {
+    let fake = fake(mode, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let api = SpotifySource::new(auth(&fake, None), store).api(user);
+    (fake, api)
+}
+
+#[tokio::test]
+async fn development_mode_profile_is_built_without_extended_data() {
+    let fake = fake(Mode::Development, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let source = SpotifySource::new(auth(&fake, None), store);
+    let p = profile_is_well_formed(&source, user).await;
+    assert_eq!(p.source.kind, "spotify_api");
+    assert!(!p.top_tracks.medium_term.is_empty());
+    assert!(!p.recent.is_empty());
+    for s in [
+        Signal::Names,
+        Signal::ReleaseDates,
+        Signal::Covers,
+        Signal::PlayTimes,
+    ] {
+        assert!(p.has(s), "{s:?} in {:?}", p.signals);
+    }
+    for s in [Signal::AudioFeatures, Signal::Genres, Signal::Popularity] {
+        assert!(!p.has(s), "{s:?} must be absent in Development Mode");
+    }
+    let notes = p.source.notes.join("\n");
+    assert!(
+        notes.contains("audio features unavailable (forbidden)"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("genres and popularity unavailable"),
+        "{notes}"
+    );
+    assert!(
+        fake.count("/v1/audio-features") >= 1,
+        "it asked, and took the 403"
+    );
+    let b = p.behaviour.as_ref().unwrap();
+    assert_eq!(b.plays as usize, p.recent.len());
+    assert_eq!(
+        b.skip_rate, None,
+        "the Web API does not say what was skipped"
+    );
+}
+
+#[tokio::test]
+async fn extended_quota_profile_carries_genres_popularity_and_features() {
+    let fake = fake(Mode::Extended, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let source = SpotifySource::new(auth(&fake, None), store);
+    let p = source.profile(user).await.unwrap();
+    check_profile(&p);
+    for s in [
+        Signal::AudioFeatures,
+        Signal::Genres,
+        Signal::Popularity,
+        Signal::Names,
+    ] {
+        assert!(p.has(s), "{s:?} in {:?}", p.signals);
+    }
+    let t = &p.top_tracks.medium_term[0];
+    assert!(t.audio_features.is_some());
+    assert!(!t.genres.is_empty(), "track genres joined from its artists");
+    assert!(p.source.notes.is_empty(), "{:?}", p.source.notes);
+    let b = p.behaviour.as_ref().unwrap();
+    assert_eq!(b.utc_offset_minutes, Some(60), "country SE from /v1/me");
+    // The mood model sees what the features say (sunny is upbeat).
+    let mood = spotifyart_core::mood::model_by_name("auto")
+        .unwrap()
+        .mood(&p)
+        .unwrap();
+    assert!(mood.valence > 0.2, "{mood:?}");
+}
+
+#[tokio::test]
+async fn unknown_users_are_not_found() {
+    let fake = fake(Mode::Development, None).await;
+    let (store, _) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let source = SpotifySource::new(auth(&fake, None), store);
+    spotifyart_core::testing::source::unknown_user_is_not_found(&source).await;
+}
+
+#[tokio::test]
+async fn top_lists_follow_pages() {
+    let (fake, api) = api_for(Mode::Development).await;
+    fake.pad_top_lists("sunny.listener", 120);
+    let base = fake.count("/v1/me/top/tracks");
+    let all = api.top_tracks(TimeRange::LongTerm, 500).await.unwrap();
+    let expected = fake.track_uris("sunny.listener", TimeRange::LongTerm).len();
+    assert!(expected > 100);
+    assert_eq!(all.len(), expected);
+    assert_eq!(
+        fake.count("/v1/me/top/tracks") - base,
+        expected.div_ceil(50)
+    );
+    let first = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/me/top/tracks")
+        .unwrap();
+    assert!(first.query.contains("limit=50"), "{}", first.query);
+    // Ranks keep Spotify's order across pages.
+    let uris: Vec<String> = all.iter().map(|t| t.uri.clone().unwrap()).collect();
+    assert_eq!(uris, fake.track_uris("sunny.listener", TimeRange::LongTerm));
+    let some = api.top_artists(TimeRange::ShortTerm, 60).await.unwrap();
+    assert_eq!(some.len(), 60);
+}
+
+#[tokio::test]
+async fn recently_played_follows_cursors() {
+    let (fake, api) = api_for(Mode::Development).await;
+    let plays = api.recently_played(200).await.unwrap();
+    assert!(plays.len() > 50, "{}", plays.len());
+    assert!(
+        plays.windows(2).all(|w| w[0].played_at > w[1].played_at),
+        "newest first, no repeats"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path == "/v1/me/player/recently-played" && r.query.contains("before="))
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_waits_for_retry_after_then_gives_up_past_the_budget() {
+    let (fake, api) = api_for(Mode::Development).await;
+    fake.fail_next("/v1/me", 429, Some(1), 1);
+    let started = Instant::now();
+    api.me().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+
+    fake.fail_next("/v1/me", 429, Some(120), 1);
+    let started = Instant::now();
+    let e = api.me().await.unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "did not sleep past the budget"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported() {
+    let (fake, api) = api_for(Mode::Development).await;
+    fake.fail_next("/v1/me", 502, None, 2);
+    api.me().await.unwrap();
+    assert_eq!(fake.count("/v1/me"), 3);
+
+    fake.fail_next("/v1/me", 503, None, 10);
+    let e = api.me().await.unwrap_err();
+    assert_eq!(e.code(), "upstream_failed");
+    assert!(e.to_string().contains("503"), "{e}");
+}
+
+#[tokio::test]
+async fn slow_answers_time_out_and_are_retried() {
+    let (fake, api) = api_for(Mode::Development).await;
+    let slow = |d| Fault {
+        path: "/v1/me".into(),
+        method: None,
+        kind: FaultKind::Delay(d),
+    };
+    fake.inject(slow(Duration::from_secs(3)));
+    let started = Instant::now();
+    api.me().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "timed out and retried, not waited"
+    );
+
+    for _ in 0..5 {
+        fake.inject(slow(Duration::from_secs(3)));
+    }
+    let e = api.me().await.unwrap_err();
+    assert_eq!(e.code(), "upstream_failed");
+    assert!(e.to_string().contains("no answer within 0.8s"), "{e}");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_clear_error() {
+    let (fake, api) = api_for(Mode::Development).await;
+    fake.inject(Fault {
+        path: "/v1/me/top/tracks".into(),
+        method: None,
+        kind: FaultKind::Malformed,
+    });
+    let e = api.top_tracks(TimeRange::ShortTerm, 10).await.unwrap_err();
+    assert_eq!(e.code(), "upstream_failed");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("top tracks (short_term)") && msg.contains("malformed JSON"),
+        "{msg}"
+    );
+    assert!(msg.contains("line 1 column"), "{msg}");
+}
+
+#[tokio::test]
+async fn missing_scope_is_forbidden_not_fatal_elsewhere() {
+    let fake = fake(Mode::Development, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &["user-read-recently-played"]).await;
+    let api = SpotifySource::new(auth(&fake, None), store).api(user);
+    let e = api.top_tracks(TimeRange::ShortTerm, 10).await.unwrap_err();
+    assert_eq!(e.code(), "forbidden");
+    assert!(e.to_string().contains("Insufficient client scope"), "{e}");
+    api.recently_played(10).await.unwrap();
+}
+
+#[tokio::test]
+async fn cached_source_does_not_refetch_within_its_window() {
+    let fake = fake(Mode::Development, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let cached = CachedSource::new(
+        SpotifySource::new(auth(&fake, None), store),
+        Duration::from_secs(300),
+    );
+    let a = cached.profile(user).await.unwrap();
+    let calls = fake.requests().len();
+    let b = cached.profile(user).await.unwrap();
+    assert_eq!(fake.requests().len(), calls, "served from the cache");
+    assert_eq!(a, b);
+    cached.invalidate(user);
+    cached.profile(user).await.unwrap();
+    assert!(fake.requests().len() > calls);
+}
+
+#[tokio::test]
+async fn archive_copies_new_tracks_once_and_resumes_after_failure() {
+    let fake = fake(Mode::Development, None).await;
+    let scopes: Vec<&str> = listening()
+        .into_iter()
+        .chain(ARCHIVE_SCOPES.iter().copied())
+        .collect();
+    let (store, user) = signed_in(&fake, "sunny.listener", &scopes).await;
+    fake.pad_top_lists("sunny.listener", 150);
+    let mut uris = fake.track_uris("sunny.listener", TimeRange::LongTerm);
+    uris.push(uris[0].clone()); // a duplicate in the source
+    let weekly = fake.add_playlist("sunny.listener", "Weekly finds", &uris);
+    let api = SpotifySource::new(auth(&fake, None), store.clone()).api(user);
+    let target = ArchiveTarget::parse("Finds archive");
+
+    // Adds are POSTs, which are not retried: a failed one fails the run.
+    let post = |n| {
+        for _ in 0..n {
+            fake.inject(Fault {
+                path: "/v1/playlists/".into(),
+                method: Some(http::Method::POST),
+                kind: FaultKind::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+            });
+        }
+    };
+    let first = archive_playlist(&api, &weekly, &target).await;
+    assert!(first.is_ok(), "no fault yet: {first:?}");
+    let archive = fake
+        .playlist_named("sunny.listener", "Finds archive")
+        .unwrap();
+    let report = first.unwrap();
+    assert!(report.created);
+    assert_eq!(report.added, uris.len() - 1);
+    assert_eq!(fake.playlist_uris(&archive).unwrap().len(), uris.len() - 1);
+
+    // New tracks arrive in the source; the next run adds only them, even
+    // after a failed attempt.
+    let more: Vec<String> = (0..120)
+        .map(|i| {
+            format!(
+                "spotify:track:{}",
+                spotifyart_spotify::fake::fake_id(&format!("new {i}"))
+            )
+        })
+        .collect();
+    let mut grown = uris.clone();
+    grown.extend(more.iter().cloned());
+    let weekly2 = fake.add_playlist("sunny.listener", "Weekly finds 2", &grown);
+    post(1);
+    let e = archive_playlist(&api, &weekly2, &target).await.unwrap_err();
+    assert_eq!(e.code(), "upstream_failed");
+    let report = archive_playlist(&api, &weekly2, &target).await.unwrap();
+    assert!(!report.created, "found by name");
+    assert_eq!(report.added, 120);
+    let archived = fake.playlist_uris(&archive).unwrap();
+    assert_eq!(archived.len(), uris.len() - 1 + 120);
+    let unique: std::collections::HashSet<&String> = archived.iter().collect();
+    assert_eq!(unique.len(), archived.len(), "never added twice");
+
+    let again = archive_playlist(&api, &weekly2, &target).await.unwrap();
+    assert_eq!(again.added, 0);
+    assert_eq!(again.already_archived, grown.len());
+}
+
+#[tokio::test]
+async fn archive_runs_for_every_stored_user() {
+    let fake = fake(Mode::Development, None).await;
+    let scopes: Vec<&str> = listening()
+        .into_iter()
+        .chain(ARCHIVE_SCOPES.iter().copied())
+        .collect();
+    let (store, sunny) = signed_in(&fake, "sunny.listener", &scopes).await;
+    let midnight = add_user(&store, &fake, "midnight.listener", &scopes).await;
+    let uris = fake.track_uris("sunny.listener", TimeRange::MediumTerm);
+    let shared = fake.add_playlist("sunny.listener", "Shared mix", &uris);
+    fake.revoke("midnight.listener");
+    let results = archive_for_all(
+        &auth(&fake, None),
+        store.clone(),
+        &shared,
+        &ArchiveTarget::Named("Mix archive".into()),
+    )
+    .await
+    .unwrap();
+    let by_user: std::collections::HashMap<UserId, _> = results.into_iter().collect();
+    assert_eq!(by_user[&sunny].as_ref().unwrap().added, uris.len());
+    assert_eq!(
+        by_user[&midnight].as_ref().unwrap_err().code(),
+        "revoked",
+        "one failure does not stop the others"
+    );
+    assert!(
+        fake.playlist_named("sunny.listener", "Mix archive")
+            .is_some()
+    );
+    let _ = Arc::clone(&store);
+}

@@ -1,0 +1,271 @@
+//! Sign-in, refresh and revocation against the fake Spotify.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use secrecy::{ExposeSecret, SecretString};
+use spotifyart_core::{Error, MusicSource};
+use spotifyart_spotify::fake::Mode;
+use spotifyart_spotify::{MemoryTokens, SourceOptions, SpotifySource, TokenCache, UserApi};
+use support::*;
+
+/// The browser leg: authorize, consent, callback; returns the code.
+async fn code_for(auth: &spotifyart_spotify::SpotifyAuth) -> (String, SecretString) {
+    let request = auth.authorize(&listening());
+    let resp = consent(&request.url).await;
+    assert_eq!(resp.status(), 302);
+    let back = location(&resp);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    let code = auth.code_from_callback(&back, &request.state).unwrap();
+    (code, request.pkce_verifier)
+}
+
+#[tokio::test]
+async fn public_client_signs_in_with_pkce() {
+    let fake = fake(Mode::Development, None).await;
+    let auth = auth(&fake, None);
+    let (code, verifier) = code_for(&auth).await;
+    let tokens = auth.exchange(&code, &verifier).await.unwrap();
+    assert!(tokens.refresh_token.is_some());
+    assert_eq!(tokens.scopes, listening());
+    assert!(tokens.expires_at > chrono::Utc::now() + chrono::Duration::minutes(59));
+
+    let api = UserApi::new(auth.clone(), Arc::new(MemoryTokens::new(tokens)));
+    let me = api.me().await.unwrap();
+    assert_eq!(me.display_name.as_deref(), Some("Sunny \"Sol\" O'Brien 🌞"));
+    assert!(
+        me.account_id.is_some(),
+        "Development Mode /v1/me carries account_id"
+    );
+    assert_eq!(me.country, None, "and no country");
+    let account = spotifyart_spotify::new_account(
+        &me,
+        &listening()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(account.account_id, me.account_id.unwrap());
+
+    // A code is single-use.
+    let e = auth.exchange(&code, &verifier).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+}
+
+#[tokio::test]
+async fn confidential_client_signs_in_and_wrong_secret_is_refused() {
+    let fake = fake(Mode::Development, Some(SECRET)).await;
+    let auth = auth(&fake, Some(SECRET));
+    let (code, verifier) = code_for(&auth).await;
+    auth.exchange(&code, &verifier).await.unwrap();
+
+    let wrong = support::auth(&fake, Some("not-the-secret"));
+    let (code, verifier) = code_for(&wrong).await;
+    let e = wrong.exchange(&code, &verifier).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized");
+    assert!(e.to_string().contains("SPOTIFY_CLIENT_SECRET"), "{e}");
+}
+
+#[tokio::test]
+async fn pkce_verifier_and_redirect_uri_are_enforced() {
+    let fake = fake(Mode::Development, None).await;
+    let auth = auth(&fake, None);
+    let (code, _) = code_for(&auth).await;
+    let forged = SecretString::from("a".repeat(64));
+    let e = auth.exchange(&code, &forged).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized");
+    assert!(e.to_string().contains("PKCE"), "{e}");
+
+    // An unregistered redirect URI never gets a code.
+    let mut config = config(&fake, None);
+    config.redirect_uri = "http://127.0.0.1:9999/elsewhere".parse().unwrap();
+    let other = spotifyart_spotify::SpotifyAuth::new(config).unwrap();
+    let resp = consent(&other.authorize(&listening()).url).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("Invalid redirect URI"));
+}
+
+#[tokio::test]
+async fn declined_consent_and_forged_state_are_refused() {
+    let fake = fake(Mode::Development, None).await;
+    let auth = auth(&fake, None);
+    fake.deny_consent(true);
+    let request = auth.authorize(&listening());
+    let back = location(&consent(&request.url).await);
+    let e = auth.code_from_callback(&back, &request.state).unwrap_err();
+    assert!(e.to_string().contains("access_denied"), "{e}");
+    fake.deny_consent(false);
+    let request = auth.authorize(&listening());
+    let back = location(&consent(&request.url).await);
+    let other = auth.authorize(&listening());
+    let e = auth.code_from_callback(&back, &other.state).unwrap_err();
+    assert_eq!(e.code(), "unauthorized");
+}
+
+#[tokio::test]
+async fn refresh_keeps_the_refresh_token_when_not_rotated() {
+    let fake = fake(Mode::Development, None).await;
+    let auth = auth(&fake, None);
+    let tokens = fake.issue_tokens("sunny.listener", &listening());
+    let fresh = auth.refresh(&tokens).await.unwrap();
+    assert_ne!(
+        fresh.access_token.expose_secret(),
+        tokens.access_token.expose_secret()
+    );
+    assert_eq!(
+        fresh.refresh_token.as_ref().unwrap().expose_secret(),
+        tokens.refresh_token.as_ref().unwrap().expose_secret()
+    );
+    assert_eq!(fresh.scopes, tokens.scopes);
+    // The kept refresh token still works.
+    auth.refresh(&fresh).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_keeps_the_newest_refresh_token_when_rotated() {
+    let fake = fake(Mode::Development, None).await;
+    fake.rotate_refresh_tokens(true);
+    let auth = auth(&fake, None);
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let old = store.tokens(user, "spotify").await.unwrap();
+    fake.expire_access_tokens();
+    let api = SpotifySource::new(auth.clone(), store.clone()).api(user);
+    api.me().await.unwrap();
+    let new = store.tokens(user, "spotify").await.unwrap();
+    assert_ne!(
+        new.refresh_token.as_ref().unwrap().expose_secret(),
+        old.refresh_token.as_ref().unwrap().expose_secret(),
+        "the rotated refresh token is stored"
+    );
+    // The retired one is refused; the stored one works.
+    let e = auth.refresh(&old).await.unwrap_err();
+    assert_eq!(e.code(), "revoked");
+    auth.refresh(&new).await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_access_token_is_refreshed_once_and_retried() {
+    let fake = fake(Mode::Development, None).await;
+    let auth = auth(&fake, None);
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    fake.expire_access_tokens();
+    let api = SpotifySource::new(auth, store.clone()).api(user);
+    let before = fake.count("/api/token");
+    api.me().await.unwrap();
+    assert_eq!(fake.count("/api/token") - before, 1, "one refresh");
+    assert_eq!(fake.count("/v1/me"), 2, "the call and its one retry");
+    api.me().await.unwrap();
+    assert_eq!(
+        fake.count("/api/token") - before,
+        1,
+        "no refresh while fresh"
+    );
+
+    // Tokens that expire within a minute are refreshed before the call.
+    let mut t = store.tokens(user, "spotify").await.unwrap();
+    t.expires_at = chrono::Utc::now() + chrono::Duration::seconds(30);
+    store.put_tokens(user, "spotify", &t).await.unwrap();
+    api.me().await.unwrap();
+    assert_eq!(fake.count("/api/token") - before, 2);
+}
+
+#[tokio::test]
+async fn revoked_refresh_token_is_a_distinct_error_and_forgets_tokens() {
+    let fake = fake(Mode::Development, None).await;
+    let auth = auth(&fake, None);
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    fake.revoke("sunny.listener");
+    let source = SpotifySource::new(auth, store.clone());
+    let e = source.profile(user).await.unwrap_err();
+    assert!(matches!(e, Error::Revoked { .. }), "{e:?}");
+    assert_eq!(e.code(), "revoked");
+    assert_eq!(
+        store.tokens(user, "spotify").await.unwrap_err().code(),
+        "not_found",
+        "useless tokens are dropped"
+    );
+    // Memory tokens behave the same.
+    let tokens = Arc::new(MemoryTokens::new(
+        fake.issue_tokens("midnight.listener", &listening()),
+    ));
+    fake.revoke("midnight.listener");
+    let api = UserApi::new(support::auth(&fake, None), tokens.clone());
+    assert_eq!(api.me().await.unwrap_err().code(), "revoked");
+    assert!(tokens.load().await.is_err());
+}
+
+/// A writer that keeps everything logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_token_code_or_secret_reaches_the_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = fake(Mode::Extended, Some(SECRET)).await;
+    fake.rotate_refresh_tokens(true);
+    let auth = auth(&fake, Some(SECRET));
+    let (code, verifier) = code_for(&auth).await;
+    let tokens = auth.exchange(&code, &verifier).await.unwrap();
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    store.put_tokens(user, "spotify", &tokens).await.unwrap();
+    fake.expire_access_tokens();
+    fake.fail_next("/v1/me/top", 503, None, 1);
+    fake.fail_next("/v1/me/player", 429, Some(1), 1);
+    let source =
+        SpotifySource::new(auth.clone(), store.clone()).with_options(SourceOptions::default());
+    source.profile(user).await.unwrap();
+    let refreshed = store.tokens(user, "spotify").await.unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("spotify access token refreshed"),
+        "the flow was logged:\n{logs}"
+    );
+    assert!(logs.contains("rate limit"), "{logs}");
+    let secrets = [
+        code.clone(),
+        verifier.expose_secret().to_string(),
+        tokens.access_token.expose_secret().to_string(),
+        tokens
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_string(),
+        refreshed.access_token.expose_secret().to_string(),
+        refreshed
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_string(),
+        SECRET.to_string(),
+    ];
+    for s in secrets {
+        assert!(!logs.contains(&s), "a secret leaked into the logs");
+    }
+    // Nor the Basic credentials header value.
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"));
+    assert!(!logs.contains(&basic));
+}
