@@ -8,8 +8,9 @@ use spotifyart_core::{Style, TimeRange};
 /// Two people's Spotify listening, turned into one piece of art.
 ///
 /// INPUT is a Spotify data export (a folder, a .zip or a .json history
-/// file, as Spotify's "Download your data" delivers it) or a PROFILE.json
-/// written by `spotifyart profile`.
+/// file, as Spotify's "Download your data" delivers it), a PROFILE.json
+/// written by `spotifyart profile`, or `spotify:me` / `spotify:ACCOUNT` for
+/// a user signed in with `spotifyart login` (read from the Web API).
 #[derive(Debug, Parser)]
 #[command(name = "spotifyart", version, about, long_about)]
 pub struct Cli {
@@ -35,7 +36,7 @@ pub struct Cli {
 pub enum Command {
     /// Print the listening profile of an export as JSON (docs/profile.md).
     Profile {
-        /// Export folder, .zip or .json file.
+        /// Export folder, .zip or .json file, or spotify:me.
         input: PathBuf,
     },
     /// Print the mood of an export or profile as JSON.
@@ -97,6 +98,30 @@ pub enum Command {
         /// Mood model.
         #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
         mood_model: MoodModelArg,
+    },
+    /// Sign in with Spotify (authorization code + PKCE) and keep the tokens,
+    /// encrypted, in the database. Needs SPOTIFY_CLIENT_ID; the app must
+    /// list SPOTIFY_REDIRECT_URI (default http://127.0.0.1:8888/callback).
+    Login {
+        /// Also ask for the playlist scopes the `archive` command needs.
+        #[arg(long)]
+        archive: bool,
+        /// Do not listen for the browser: paste the address it was sent to
+        /// (for a machine the browser cannot reach).
+        #[arg(long)]
+        paste: bool,
+    },
+    /// Copy tracks of one playlist that are not yet in an archive playlist
+    /// into it, for every signed-in user. Safe to rerun: nothing is added
+    /// twice, and an interrupted run is finished by the next.
+    Archive {
+        /// Playlist to copy from: id, spotify:playlist: URI or link.
+        #[arg(long)]
+        from: String,
+        /// Archive playlist: id, URI or link, or a name (each user's
+        /// playlist of that name, created private when missing).
+        #[arg(long)]
+        to: String,
     },
     /// Create or upgrade the database schema (servers also do this at start).
     Migrate {

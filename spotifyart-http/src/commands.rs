@@ -19,7 +19,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let database_url = cli.database_url.clone();
     match cli.command {
         Command::Profile { input } => {
-            let profile = load(&input)?;
+            let profile = load(&input, &database_url).await?;
             print_json(&profile)
         }
         Command::Mood {
@@ -28,7 +28,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             time_range,
         } => {
             let engine = engine(mood_model, Arc::new(InMemoryStore::new()))?;
-            let mut profile = load(&input)?;
+            let mut profile = load(&input, &database_url).await?;
             if let Some(range) = time_range {
                 profile = profile.only(range.into());
             }
@@ -37,7 +37,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Match { a, b, mood_model } => {
             let engine = engine(mood_model, Arc::new(InMemoryStore::new()))?;
-            let (pa, pb) = (load(&a)?, load(&b)?);
+            let (pa, pb) = (
+                load(&a, &database_url).await?,
+                load(&b, &database_url).await?,
+            );
             let m = engine.match_profiles(&pa, &pb)?;
             /// The match with its reasons also as one paragraph.
             #[derive(serde::Serialize)]
@@ -64,7 +67,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             style,
             mood_model,
         } => {
-            let store = open_database(database_url).await?.into_store();
+            let store = open_database(database_url.clone()).await?.into_store();
             let engine = engine(mood_model, store)?;
             let params = ArtParams {
                 model,
@@ -75,7 +78,20 @@ pub async fn run(cli: Cli) -> Result<()> {
                 height,
                 style: style.map(Into::into),
             };
-            art(&engine, &a, b.as_deref(), &out, &params).await
+            let pa = load(&a, &database_url).await?;
+            let pb = match &b {
+                Some(b) => Some(load(b, &database_url).await?),
+                None => None,
+            };
+            art(&engine, pa, pb, &out, &params).await
+        }
+        Command::Login { archive, paste } => {
+            let store = open_database(database_url).await?.into_store();
+            crate::spotify::login(store, archive, paste).await
+        }
+        Command::Archive { from, to } => {
+            let store = open_database(database_url).await?.into_store();
+            crate::spotify::archive(store, &from, &to).await
         }
         Command::Migrate { reencrypt } => {
             let db = open_database(database_url.clone()).await?;
@@ -109,9 +125,14 @@ fn engine(mood_model: MoodModelArg, store: Arc<dyn Store>) -> Result<Engine> {
         .build())
 }
 
-/// An export, or a profile written by `spotifyart profile`: a `.json` file
-/// whose first bytes are an object with a SpotifyArt schema tag.
-fn load(path: &Path) -> Result<ListeningProfile> {
+/// An export, a profile written by `spotifyart profile` (a `.json` file
+/// whose first bytes are an object with a SpotifyArt schema tag), or
+/// `spotify:WHO`, a signed-in user read from the Web API.
+async fn load(path: &Path, database_url: &Option<String>) -> Result<ListeningProfile> {
+    if let Some(who) = path.to_str().and_then(|p| p.strip_prefix("spotify:")) {
+        let store = open_database(database_url.clone()).await?.into_store();
+        return crate::spotify::profile(store, who).await;
+    }
     if is_profile_json(path) {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -162,13 +183,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 async fn art(
     engine: &Engine,
-    a: &Path,
-    b: Option<&Path>,
+    pa: ListeningProfile,
+    pb: Option<ListeningProfile>,
     out: &Path,
     params: &ArtParams,
 ) -> Result<()> {
-    let pa = load(a)?;
-    let subject = match b {
+    let subject = match pb {
         None => {
             let mood = engine.mood_of(&pa)?;
             println!(
@@ -177,8 +197,7 @@ async fn art(
             );
             subject_one(None, mood)
         }
-        Some(b) => {
-            let pb = load(b)?;
+        Some(pb) => {
             let m = engine.match_profiles(&pa, &pb)?;
             println!("match: {}", m.explanation());
             subject_pair(&m, None, vec![])

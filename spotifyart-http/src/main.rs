@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod spotify;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -43,6 +43,14 @@ pub use auth::{AuthRequest, SpotifyAuth};
 pub use config::{ACCOUNTS_URL, API_URL, ARCHIVE_SCOPES, LISTENING_SCOPES, SpotifyConfig};
 pub use source::{SOURCE_KIND, SourceOptions, SpotifySource, fetch_profile};
 
+/// Installs rustls' ring crypto provider as the process default, which
+/// reqwest (built without a bundled provider) needs before any client is
+/// built. The Spotify clients call it themselves; call it before building
+/// your own reqwest client first. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The provider name under which tokens and accounts are stored.
 pub const PROVIDER: &str = transport::SERVICE;
 

@@ -35,9 +35,7 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub fn new(config: Arc<SpotifyConfig>) -> Result<Self> {
-        // reqwest is built without a bundled crypto provider; use ring's.
-        // Installing twice is harmless (the first one wins).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))

@@ -103,6 +103,7 @@ pub fn listening() -> Vec<&'static str> {
 /// Follows `/authorize` like a browser whose user clicks "Agree", and
 /// returns where Spotify sends it back.
 pub async fn consent(url: &url::Url) -> reqwest::Response {
+    spotifyart_spotify::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

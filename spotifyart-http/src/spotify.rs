@@ -1,0 +1,227 @@
+//! The CLI's Spotify commands: `login` (PKCE through a loopback redirect),
+//! `archive`, and `spotify:` inputs that read a signed-in user's listening
+//! from the Web API.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use spotifyart_core::{ListeningProfile, MusicSource, Store, UserId};
+use spotifyart_spotify::archive::{ArchiveTarget, archive_for_all};
+use spotifyart_spotify::{
+    ARCHIVE_SCOPES, LISTENING_SCOPES, MemoryTokens, PROVIDER, SpotifyAuth, SpotifyConfig,
+    SpotifySource, UserApi,
+};
+use warp::Filter;
+
+/// Where Spotify sends the browser back after `spotifyart login`, unless
+/// `SPOTIFY_REDIRECT_URI` says otherwise. Register it in the app's
+/// settings; Spotify accepts plain http only for loopback IP addresses.
+pub const CLI_REDIRECT: &str = "http://127.0.0.1:8888/callback";
+
+/// How long `login` waits for the browser.
+const LOGIN_WAIT: Duration = Duration::from_secs(300);
+
+fn auth() -> Result<SpotifyAuth> {
+    let config = SpotifyConfig::from_env(Some(CLI_REDIRECT))?;
+    Ok(SpotifyAuth::new(config)?)
+}
+
+/// Signs a Spotify user in and stores their tokens (encrypted) and account.
+pub async fn login(store: Arc<dyn Store>, archive: bool, paste: bool) -> Result<()> {
+    let auth = auth()?;
+    let mut scopes: Vec<&str> = LISTENING_SCOPES.to_vec();
+    if archive {
+        scopes.extend_from_slice(ARCHIVE_SCOPES);
+    }
+    let request = auth.authorize(&scopes);
+    println!(
+        "Open this address in a browser and allow SpotifyArt:\n\n  {}\n",
+        request.url
+    );
+    let redirected = if paste {
+        println!(
+            "Then paste the address the browser was sent to (it starts with {}):",
+            auth.config().redirect_uri
+        );
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line
+    } else {
+        wait_for_callback(&auth.config().redirect_uri).await?
+    };
+    let code = auth.code_from_callback(&redirected, &request.state)?;
+    let tokens = auth.exchange(&code, &request.pkce_verifier).await?;
+    let api = UserApi::new(auth.clone(), Arc::new(MemoryTokens::new(tokens.clone())));
+    let me = api.me().await?;
+    let user = store
+        .upsert_account(
+            &spotifyart_spotify::new_account(&me, &tokens.scopes),
+            chrono::Utc::now(),
+        )
+        .await?;
+    store.put_tokens(user.id, PROVIDER, &tokens).await?;
+    println!(
+        "signed in as {} (Spotify account {}); use `spotify:{}` as an input",
+        me.display_name.as_deref().unwrap_or(&me.id),
+        me.stable_id(),
+        me.stable_id()
+    );
+    Ok(())
+}
+
+/// Serves the redirect URI on loopback until the browser arrives with a
+/// `code` or an `error`; returns the URL it arrived at.
+async fn wait_for_callback(redirect: &url::Url) -> Result<String> {
+    let host = redirect.host_str().unwrap_or_default();
+    if redirect.scheme() != "http" || !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+        bail!(
+            "SPOTIFY_REDIRECT_URI {redirect} is not a loopback http address this command can \
+             listen on; use `spotifyart login --paste` and paste the address the browser reaches"
+        );
+    }
+    let port = redirect.port_or_known_default().unwrap_or(80);
+    let addr: SocketAddr = if host == "[::1]" {
+        ([0u16, 0, 0, 0, 0, 0, 0, 1], port).into()
+    } else {
+        ([127, 0, 0, 1], port).into()
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the sign-in callback"))?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let tx = Arc::new(Mutex::new(Some(tx)));
+    let path = redirect.path().to_string();
+    let base = redirect.clone();
+    let route = warp::get()
+        .and(warp::path::full())
+        .and(warp::query::<HashMap<String, String>>())
+        .map(
+            move |full: warp::path::FullPath, q: HashMap<String, String>| {
+                if full.as_str() != path || !(q.contains_key("code") || q.contains_key("error")) {
+                    return warp::reply::with_status(
+                        warp::reply::html("Not the sign-in callback.".to_string()),
+                        warp::http::StatusCode::NOT_FOUND,
+                    );
+                }
+                let mut url = base.clone();
+                url.query_pairs_mut().clear().extend_pairs(q.iter());
+                if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = tx.send(url.to_string());
+                }
+                warp::reply::with_status(
+                warp::reply::html(
+                    "<!doctype html><title>SpotifyArt</title><p>Signed in. You can close this tab \
+                     and go back to the terminal.</p>"
+                        .to_string(),
+                ),
+                warp::http::StatusCode::OK,
+            )
+            },
+        );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        warp::serve(route)
+            .incoming(listener)
+            .graceful(async {
+                let _ = stop_rx.await;
+            })
+            .run(),
+    );
+    println!(
+        "Waiting for the browser on {addr} (up to {} minutes)...",
+        LOGIN_WAIT.as_secs() / 60
+    );
+    let result = tokio::time::timeout(LOGIN_WAIT, rx).await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    match result {
+        Ok(Ok(url)) => Ok(url),
+        _ => bail!(
+            "no sign-in arrived within {} minutes; run `spotifyart login` again",
+            LOGIN_WAIT.as_secs() / 60
+        ),
+    }
+}
+
+/// The user a `spotify:WHO` input means: `spotify:me` is the only signed-in
+/// Spotify user; otherwise WHO is a Spotify account id.
+async fn resolve(store: &Arc<dyn Store>, who: &str) -> Result<UserId> {
+    let users = store.token_users(PROVIDER).await?;
+    if users.is_empty() {
+        bail!("no one is signed in to Spotify in this database; run `spotifyart login` first");
+    }
+    let mut found = Vec::new();
+    for user in &users {
+        for account in store.accounts(*user).await? {
+            if account.provider == PROVIDER && (who == "me" || account.account_id == who) {
+                found.push((*user, account.account_id));
+            }
+        }
+    }
+    match found.as_slice() {
+        [(user, _)] => Ok(*user),
+        [] => bail!("no signed-in Spotify account {who:?}; run `spotifyart login` as that user"),
+        many => bail!(
+            "several Spotify accounts are signed in ({}); name one as spotify:ACCOUNT",
+            many.iter()
+                .map(|(_, a)| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The listening profile of a signed-in user, from the Web API.
+pub async fn profile(store: Arc<dyn Store>, who: &str) -> Result<ListeningProfile> {
+    let user = resolve(&store, who).await?;
+    let source = SpotifySource::new(auth()?, store);
+    source
+        .profile(user)
+        .await
+        .with_context(|| format!("cannot read spotify:{who} from the Spotify Web API"))
+}
+
+/// Archives a playlist for every signed-in user; fails if any user failed.
+pub async fn archive(store: Arc<dyn Store>, from: &str, to: &str) -> Result<()> {
+    let target = ArchiveTarget::parse(to);
+    let results = archive_for_all(&auth()?, store.clone(), from, &target).await?;
+    if results.is_empty() {
+        bail!(
+            "no one is signed in to Spotify in this database; run `spotifyart login --archive` first"
+        );
+    }
+    let mut failed = 0;
+    for (user, result) in results {
+        let name = store
+            .accounts(user)
+            .await?
+            .into_iter()
+            .find(|a| a.provider == PROVIDER)
+            .map(|a| a.account_id)
+            .unwrap_or_else(|| user.to_string());
+        match result {
+            Ok(r) => println!(
+                "{name}: added {} track(s) to {}{} ({} already archived, {} skipped)",
+                r.added,
+                r.playlist,
+                if r.created { " (created)" } else { "" },
+                r.already_archived,
+                r.skipped
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("{name}: failed: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "the archive failed for {failed} user(s); run it again to finish (it never adds a track twice)"
+        );
+    }
+    Ok(())
+}

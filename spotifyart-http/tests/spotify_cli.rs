@@ -1,0 +1,246 @@
+//! `spotifyart login`, `spotify:me` inputs and `spotifyart archive`, run as
+//! a user would, against the fake Spotify.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use spotifyart_core::{ListeningProfile, TimeRange};
+use spotifyart_spotify::fake::{FakeApp, FakeSpotify, Mode};
+
+const CLIENT_ID: &str = "cli-client";
+
+struct Env {
+    fake: FakeSpotify,
+    dir: tempfile::TempDir,
+    redirect: String,
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+async fn env() -> Env {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let fake = FakeSpotify::start(
+        Mode::Development,
+        FakeApp {
+            client_id: CLIENT_ID.into(),
+            client_secret: None,
+            redirect_uris: vec![redirect.clone()],
+        },
+    )
+    .await
+    .unwrap();
+    let profile = |name: &str| {
+        let text =
+            std::fs::read_to_string(examples().join(format!("profiles/{name}.json"))).unwrap();
+        ListeningProfile::from_json(&text).unwrap()
+    };
+    fake.add_user("sunny.listener", "Sunny", &profile("sunny"));
+    Env {
+        fake,
+        dir: tempfile::tempdir().unwrap(),
+        redirect,
+    }
+}
+
+impl Env {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spotifyart"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("SPOTIFYART_DATABASE_URL")
+            .env_remove("SPOTIFYART_ENCRYPTION_KEY")
+            .env_remove("SPOTIFY_CLIENT_SECRET")
+            .env("SPOTIFY_CLIENT_ID", CLIENT_ID)
+            .env("SPOTIFY_REDIRECT_URI", &self.redirect)
+            .env("SPOTIFY_ACCOUNTS_URL", self.fake.url().as_str())
+            .env("SPOTIFY_API_URL", self.fake.url().as_str());
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.command(args);
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// `spotifyart login`, with the browser played by reqwest.
+    async fn login(&self, extra: &[&str]) -> String {
+        let mut args = vec!["login"];
+        args.extend_from_slice(extra);
+        let mut child = self
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let _ = tx.send(line.unwrap());
+            }
+        });
+        let mut url = None;
+        let mut seen = String::new();
+        while let Some(line) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap()
+        {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.trim_start().starts_with("http") {
+                url = Some(line.trim().to_string());
+            }
+            if line.starts_with("Waiting for the browser") {
+                break;
+            }
+        }
+        let url = url.unwrap_or_else(|| panic!("no consent URL in:\n{seen}"));
+        spotifyart_spotify::install_crypto_provider();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let consent = browser.get(&url).send().await.unwrap();
+        assert_eq!(consent.status(), 302);
+        let back = consent.headers()["location"].to_str().unwrap().to_string();
+        assert!(back.starts_with(&self.redirect), "{back}");
+        let landing = browser.get(&back).send().await.unwrap();
+        assert_eq!(landing.status(), 200);
+        assert!(landing.text().await.unwrap().contains("Signed in"));
+        while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "login failed:\n{seen}");
+        seen
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_then_spotify_me_is_an_input() {
+    let env = env().await;
+    let out = env.run(&["mood", "spotify:me"]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `spotifyart login` first"));
+
+    let seen = env.login(&[]).await;
+    assert!(seen.contains("signed in as Sunny"), "{seen}");
+    assert!(seen.contains("code_challenge_method=S256"), "{seen}");
+
+    let profile: serde_json::Value =
+        serde_json::from_str(&stdout(&env.run(&["profile", "spotify:me"]).await)).unwrap();
+    assert_eq!(profile["source"]["kind"], "spotify_api");
+    assert!(
+        profile["top_tracks"]["medium_term"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 3
+    );
+    let mood: serde_json::Value =
+        serde_json::from_str(&stdout(&env.run(&["mood", "spotify:me"]).await)).unwrap();
+    assert!(mood["label"].is_string(), "{mood}");
+
+    // The Web API user and an export, painted together and stored.
+    let bob = examples().join("exports/bob");
+    let out = stdout(
+        &env.run(&[
+            "art",
+            "spotify:me",
+            bob.to_str().unwrap(),
+            "--out",
+            "us.png",
+        ])
+        .await,
+    );
+    assert!(out.contains("painted artwork"), "{out}");
+    assert!(env.dir.path().join("us.png").exists());
+
+    // The tokens in the database are encrypted: no token text in the file.
+    let db = std::fs::read(env.dir.path().join("spotifyart.db")).unwrap();
+    assert!(
+        !holds_token(&db, b"BQ-"),
+        "an access token is stored in clear"
+    );
+    assert!(
+        !holds_token(&db, b"AQ-"),
+        "a refresh token is stored in clear"
+    );
+}
+
+/// Whether `bytes` hold a fake token: PREFIX, digits, `-`, 32 base64url.
+fn holds_token(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes.windows(prefix.len()).enumerate().any(|(i, w)| {
+        if w != prefix {
+            return false;
+        }
+        let rest = &bytes[i + prefix.len()..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        digits > 0
+            && rest.get(digits) == Some(&b'-')
+            && rest[digits + 1..].len() >= 32
+            && rest[digits + 1..digits + 33]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn archive_copies_each_users_playlist_once() {
+    let env = env().await;
+    env.login(&["--archive"]).await;
+    let uris = env.fake.track_uris("sunny.listener", TimeRange::MediumTerm);
+    let weekly = env
+        .fake
+        .add_playlist("sunny.listener", "Weekly finds", &uris);
+    let from = format!("spotify:playlist:{weekly}");
+    let out = stdout(
+        &env.run(&["archive", "--from", &from, "--to", "Finds archive"])
+            .await,
+    );
+    assert!(
+        out.contains(&format!("added {} track(s)", uris.len())) && out.contains("(created)"),
+        "{out}"
+    );
+    let out = stdout(
+        &env.run(&["archive", "--from", &from, "--to", "Finds archive"])
+            .await,
+    );
+    assert!(out.contains("added 0 track(s)"), "{out}");
+    let archive = env
+        .fake
+        .playlist_named("sunny.listener", "Finds archive")
+        .unwrap();
+    assert_eq!(env.fake.playlist_uris(&archive).unwrap(), uris);
+
+    let out = env
+        .run(&["archive", "--from", "../../etc", "--to", "x"])
+        .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is not a Spotify playlist id"));
+}
