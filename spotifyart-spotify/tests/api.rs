@@ -348,3 +348,27 @@ async fn archive_runs_for_every_stored_user() {
     );
     let _ = Arc::clone(&store);
 }
+
+#[tokio::test]
+async fn single_artist_in_both_modes() {
+    let (fake, api) = api_for(Mode::Development).await;
+    let id = spotifyart_spotify::fake::fake_id("ABBA");
+    let abba = api.artist(&format!("spotify:artist:{id}")).await.unwrap();
+    assert_eq!(abba.name, "ABBA");
+    assert_eq!((abba.genres.as_ref(), abba.popularity), (None, None));
+    fake.set_mode(Mode::Extended);
+    let abba = api.artist(&id).await.unwrap();
+    assert!(!abba.genres.unwrap().is_empty());
+    assert!(abba.popularity.is_some());
+    assert_eq!(
+        api.artist("0000000000000000000000")
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    assert_eq!(
+        api.artist("../me").await.unwrap_err().code(),
+        "invalid_input"
+    );
+}
