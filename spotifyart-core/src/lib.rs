@@ -39,6 +39,7 @@
 
 pub mod art;
 pub mod engine;
+mod env;
 mod error;
 pub mod ids;
 pub mod matching;
@@ -57,6 +58,7 @@ pub use art::{
     Progress, Stage, Subject,
 };
 pub use engine::{ArtOutcome, ArtTicket, Engine, EngineBuilder, PreparedArt};
+pub use env::env_secret;
 pub use error::{BoxError, Error, Result};
 pub use ids::{ArtworkId, JobId, MatchId, UserId};
 pub use matching::{MatchResult, Matcher};

@@ -1,7 +1,11 @@
 //! The `spotifyart` binary, run as a user would run it.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use support::ok;
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -16,17 +20,6 @@ fn spotifyart(args: &[&str], dir: &Path) -> Output {
         .env_remove("SPOTIFYART_ENCRYPTION_KEY")
         .output()
         .expect("run spotifyart")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn failed(out: &Output) -> String {

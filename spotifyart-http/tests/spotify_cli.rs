@@ -1,6 +1,8 @@
 //! `spotifyart login`, `spotify:me` inputs and `spotifyart archive`, run as
 //! a user would, against the fake Spotify.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -8,6 +10,7 @@ use std::time::Duration;
 
 use spotifyart_core::{ListeningProfile, TimeRange};
 use spotifyart_spotify::fake::{FakeApp, FakeSpotify, Mode};
+use support::ok;
 
 const CLIENT_ID: &str = "cli-client";
 
@@ -130,17 +133,6 @@ impl Env {
     }
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn login_then_spotify_me_is_an_input() {
     let env = env().await;
@@ -153,7 +145,7 @@ async fn login_then_spotify_me_is_an_input() {
     assert!(seen.contains("code_challenge_method=S256"), "{seen}");
 
     let profile: serde_json::Value =
-        serde_json::from_str(&stdout(&env.run(&["profile", "spotify:me"]).await)).unwrap();
+        serde_json::from_str(&ok(&env.run(&["profile", "spotify:me"]).await)).unwrap();
     assert_eq!(profile["source"]["kind"], "spotify_api");
     assert!(
         profile["top_tracks"]["medium_term"]
@@ -163,21 +155,20 @@ async fn login_then_spotify_me_is_an_input() {
             > 3
     );
     let mood: serde_json::Value =
-        serde_json::from_str(&stdout(&env.run(&["mood", "spotify:me"]).await)).unwrap();
+        serde_json::from_str(&ok(&env.run(&["mood", "spotify:me"]).await)).unwrap();
     assert!(mood["label"].is_string(), "{mood}");
 
     // The Web API user and an export, painted together and stored.
     let bob = examples().join("exports/bob");
-    let out = stdout(
-        &env.run(&[
+    let out = ok(&env
+        .run(&[
             "art",
             "spotify:me",
             bob.to_str().unwrap(),
             "--out",
             "us.png",
         ])
-        .await,
-    );
+        .await);
     assert!(out.contains("painted artwork"), "{out}");
     assert!(env.dir.path().join("us.png").exists());
 
@@ -219,18 +210,16 @@ async fn archive_copies_each_users_playlist_once() {
         .fake
         .add_playlist("sunny.listener", "Weekly finds", &uris);
     let from = format!("spotify:playlist:{weekly}");
-    let out = stdout(
-        &env.run(&["archive", "--from", &from, "--to", "Finds archive"])
-            .await,
-    );
+    let out = ok(&env
+        .run(&["archive", "--from", &from, "--to", "Finds archive"])
+        .await);
     assert!(
         out.contains(&format!("added {} track(s)", uris.len())) && out.contains("(created)"),
         "{out}"
     );
-    let out = stdout(
-        &env.run(&["archive", "--from", &from, "--to", "Finds archive"])
-            .await,
-    );
+    let out = ok(&env
+        .run(&["archive", "--from", &from, "--to", "Finds archive"])
+        .await);
     assert!(out.contains("added 0 track(s)"), "{out}");
     let archive = env
         .fake

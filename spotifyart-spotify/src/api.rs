@@ -253,19 +253,20 @@ impl UserApi {
     }
 
     /// Follows `next` from `first` until `max` items or the last page.
-    async fn pages<T: DeserializeOwned>(
-        &self,
-        what: &str,
-        first: Url,
-        max: usize,
-    ) -> Result<Vec<T>> {
+    /// `P` is an offset page or a cursor page; both carry `items` and
+    /// `next`.
+    async fn pages<T, P>(&self, what: &str, first: Url, max: usize) -> Result<Vec<T>>
+    where
+        P: Paged<T> + DeserializeOwned,
+    {
         let mut items = Vec::new();
         let mut url = first;
         loop {
-            let page: Page<T> = self.get(what, &url).await?;
-            let empty = page.items.is_empty();
-            items.extend(page.items);
-            match page.next {
+            let page: P = self.get(what, &url).await?;
+            let (page_items, next) = page.into_parts();
+            let empty = page_items.is_empty();
+            items.extend(page_items);
+            match next {
                 Some(next) if items.len() < max && !empty => {
                     url = self.checked_next(&next, what)?
                 }
@@ -284,38 +285,26 @@ impl UserApi {
     /// The user's top artists in `range`, up to `max` (pages of 50).
     pub async fn top_artists(&self, range: TimeRange, max: usize) -> Result<Vec<Artist>> {
         let url = self.url("v1/me/top/artists", &top_query(range, max));
-        self.pages(&format!("top artists ({range})"), url, max)
+        self.pages::<_, Page<Artist>>(&format!("top artists ({range})"), url, max)
             .await
     }
 
     /// The user's top tracks in `range`, up to `max` (pages of 50).
     pub async fn top_tracks(&self, range: TimeRange, max: usize) -> Result<Vec<Track>> {
         let url = self.url("v1/me/top/tracks", &top_query(range, max));
-        self.pages(&format!("top tracks ({range})"), url, max).await
+        self.pages::<_, Page<Track>>(&format!("top tracks ({range})"), url, max)
+            .await
     }
 
     /// The user's recent plays, newest first, up to `max`, following the
     /// `before` cursors.
     pub async fn recently_played(&self, max: usize) -> Result<Vec<PlayHistory>> {
-        let what = "recently played";
-        let mut url = self.url(
+        let url = self.url(
             "v1/me/player/recently-played",
             &[("limit", max.clamp(1, PAGE_LIMIT).to_string())],
         );
-        let mut plays = Vec::new();
-        loop {
-            let page: CursorPage<PlayHistory> = self.get(what, &url).await?;
-            let empty = page.items.is_empty();
-            plays.extend(page.items);
-            match page.next {
-                Some(next) if plays.len() < max && !empty => {
-                    url = self.checked_next(&next, what)?
-                }
-                _ => break,
-            }
-        }
-        plays.truncate(max);
-        Ok(plays)
+        self.pages::<_, CursorPage<PlayHistory>>("recently played", url, max)
+            .await
     }
 
     /// One artist by id.
@@ -359,7 +348,8 @@ impl UserApi {
     /// The user's playlists (`GET /v1/me/playlists`).
     pub async fn my_playlists(&self) -> Result<Vec<Playlist>> {
         let url = self.url("v1/me/playlists", &[("limit", PAGE_LIMIT.to_string())]);
-        self.pages("my playlists", url, usize::MAX).await
+        self.pages::<_, Page<Playlist>>("my playlists", url, usize::MAX)
+            .await
     }
 
     /// Every entry of a playlist (`GET /v1/playlists/{id}/items`).
@@ -369,7 +359,8 @@ impl UserApi {
             &format!("v1/playlists/{id}/items"),
             &[("limit", PAGE_LIMIT.to_string())],
         );
-        self.pages("playlist items", url, usize::MAX).await
+        self.pages::<_, Page<PlaylistEntry>>("playlist items", url, usize::MAX)
+            .await
     }
 
     /// Appends `uris` to a playlist in batches of 100
@@ -398,6 +389,23 @@ impl UserApi {
             &serde_json::json!({ "name": name, "description": description, "public": false }),
         )
         .await
+    }
+}
+
+/// A page of a list: its items and the link to the next page.
+trait Paged<T> {
+    fn into_parts(self) -> (Vec<T>, Option<String>);
+}
+
+impl<T> Paged<T> for Page<T> {
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        (self.items, self.next)
+    }
+}
+
+impl<T> Paged<T> for CursorPage<T> {
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        (self.items, self.next)
     }
 }
 

@@ -86,7 +86,7 @@ impl SpotifyConfig {
             .or_else(|| default_redirect.map(str::to_string))
             .ok_or_else(|| Error::invalid("SPOTIFY_REDIRECT_URI is not set"))?;
         let mut config = Self::new(client_id, &redirect)?;
-        if let Some(secret) = secret_from_env("SPOTIFY_CLIENT_SECRET")? {
+        if let Some(secret) = spotifyart_core::env_secret("SPOTIFY_CLIENT_SECRET")? {
             config = config.with_secret(secret);
         }
         if let Some(u) = var("SPOTIFY_ACCOUNTS_URL") {
@@ -129,26 +129,6 @@ fn parse_url(name: &str, value: &str) -> Result<Url> {
         )));
     }
     Ok(url)
-}
-
-/// `NAME` or the contents of the file named by `NAME_FILE`; both set is an
-/// error (the value would be ambiguous).
-fn secret_from_env(name: &str) -> Result<Option<String>> {
-    let direct = std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let file_var = format!("{name}_FILE");
-    let file = std::env::var(&file_var)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    match (direct, file) {
-        (Some(_), Some(_)) => Err(Error::invalid(format!(
-            "both {name} and {file_var} are set; set one"
-        ))),
-        (Some(v), None) => Ok(Some(v.trim().to_string())),
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map(|s| Some(s.trim().to_string()))
-            .map_err(|e| Error::io(path, e)),
-        (None, None) => Ok(None),
-    }
 }
 
 #[cfg(test)]

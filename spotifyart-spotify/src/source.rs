@@ -304,23 +304,17 @@ fn weigh(profile: &mut ListeningProfile, recent: &[PlayHistory]) {
             }
         }
     }
-    let top = 1.0 / 3.0;
+    // Rank-1 share (1/3) per fully weighted recent play.
+    let weight = |rank: usize, id: Option<&str>, boosts: &HashMap<&str, f32>| {
+        let boost = id.and_then(|id| boosts.get(id)).copied().unwrap_or(0.0);
+        1.0 / (rank as f32 + 3.0) + boost / 3.0
+    };
     for range in TimeRange::ALL {
         for (i, t) in profile.top_tracks.get_mut(range).iter_mut().enumerate() {
-            let boost =
-                t.id.as_deref()
-                    .and_then(|id| by_track.get(id))
-                    .copied()
-                    .unwrap_or(0.0);
-            t.weight = 1.0 / (i as f32 + 3.0) + top * boost;
+            t.weight = weight(i, t.id.as_deref(), &by_track);
         }
         for (i, a) in profile.top_artists.get_mut(range).iter_mut().enumerate() {
-            let boost =
-                a.id.as_deref()
-                    .and_then(|id| by_artist.get(id))
-                    .copied()
-                    .unwrap_or(0.0);
-            a.weight = 1.0 / (i as f32 + 3.0) + top * boost;
+            a.weight = weight(i, a.id.as_deref(), &by_artist);
         }
     }
 }

@@ -70,25 +70,7 @@ impl Default for StoreConfig {
     }
 }
 
-/// A secret from the environment: `NAME`, or the contents of the file named
-/// by `NAME_FILE` (Docker and Kubernetes secrets). Both set is an error.
-pub fn env_secret(name: &str) -> Result<Option<String>> {
-    let direct = std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let file_var = format!("{name}_FILE");
-    let file = std::env::var(&file_var)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    match (direct, file) {
-        (Some(_), Some(_)) => Err(Error::invalid(format!(
-            "both {name} and {file_var} are set; set only one"
-        ))),
-        (Some(v), None) => Ok(Some(v)),
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map(|s| Some(s.trim().to_string()))
-            .map_err(|e| Error::io(PathBuf::from(&path), e)),
-        (None, None) => Ok(None),
-    }
-}
+pub use spotifyart_core::env_secret;
 
 impl StoreConfig {
     /// From `SPOTIFYART_DATABASE_URL`, `SPOTIFYART_ENCRYPTION_KEY` and

@@ -1,0 +1,16 @@
+//! Helpers shared by the CLI tests.
+
+use std::process::Output;
+
+/// The stdout of a run that must have succeeded; on failure, everything it
+/// printed.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
