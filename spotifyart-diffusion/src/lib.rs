@@ -10,6 +10,10 @@
 //!   `tiny` randomly initialised pipeline for tests;
 //! - a text-embedding [`spotifyart_core::MoodModel`] (all-MiniLM-L6-v2).
 //!
-//! Until then, the only image model is core's procedural
+//! Built so far: [`tokenizer`], CLIP's BPE working offline.
+//!
+//! Until the pipeline lands, the only image model is core's procedural
 //! [`spotifyart_core::PalettePainter`] (model id `palette`), which is not
 //! Stable Diffusion and says so.
+
+pub mod tokenizer;
