@@ -24,7 +24,21 @@ pub fn token_aad(user: &str, provider: &str, field: &str) -> Vec<u8> {
 }
 
 macro_rules! sql_store {
-    ($Store:ty, $Conn:ty) => {
+    ($Store:ty, $Conn:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl spotifyart_core::store::StoreHealth for $Store {
+            fn backend(&self) -> &str {
+                $backend
+            }
+            async fn ping(&self) -> spotifyart_core::Result<()> {
+                use diesel_async::SimpleAsyncConnection as _;
+                let mut conn = self.conn().await?;
+                conn.batch_execute("SELECT 1")
+                    .await
+                    .map_err(|e| crate::error::db(e, "ping"))
+            }
+        }
+
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
         use diesel::prelude::*;

@@ -189,20 +189,7 @@ async fn listen(url: String, notify: Arc<Notify>) {
     }
 }
 
-#[async_trait::async_trait]
-impl spotifyart_core::store::StoreHealth for PostgresStore {
-    fn backend(&self) -> &str {
-        "postgres"
-    }
-    async fn ping(&self) -> spotifyart_core::Result<()> {
-        let mut conn = self.conn().await?;
-        conn.batch_execute("SELECT 1")
-            .await
-            .map_err(|e| error::db(e, "ping"))
-    }
-}
-
 mod ops {
     use super::{Conn, PostgresStore};
-    crate::common::sql_store!(PostgresStore, Conn);
+    crate::common::sql_store!(PostgresStore, Conn, "postgres");
 }

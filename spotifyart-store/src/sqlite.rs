@@ -166,22 +166,9 @@ impl SqliteStore {
     }
 }
 
-#[async_trait::async_trait]
-impl spotifyart_core::store::StoreHealth for SqliteStore {
-    fn backend(&self) -> &str {
-        "sqlite"
-    }
-    async fn ping(&self) -> spotifyart_core::Result<()> {
-        let mut conn = self.conn().await?;
-        conn.batch_execute("SELECT 1")
-            .await
-            .map_err(|e| error::db(e, "ping"))
-    }
-}
-
 mod ops {
     use super::{Conn, SqliteStore};
-    crate::common::sql_store!(SqliteStore, Conn);
+    crate::common::sql_store!(SqliteStore, Conn, "sqlite");
 }
 
 /// The path a `sqlite://` URL names (`None` for an in-memory database).
