@@ -1,19 +1,53 @@
 //! # spotifyart-diffusion
 //!
-//! Machine-learning models for SpotifyArt, running in-process on candle.
-//! This crate will hold (issues: "Stable Diffusion on candle", "Mood that
-//! survives Spotify's API cuts"):
+//! Stable Diffusion running in-process on candle: SD 1.5, SD 2.1,
+//! SD-Turbo, SDXL and SDXL-Turbo behind the core's
+//! [`spotifyart_core::ImageGenerator`], plus `tiny` and `tiny-xl`, the same
+//! pipelines at toy size with random weights, for tests.
 //!
-//! - an [`spotifyart_core::ImageGenerator`] for SD 1.5, SD 2.1, SD-Turbo,
-//!   SDXL and SDXL-Turbo, with weights from a local folder or the Hugging
-//!   Face cache, tiled VAE and a tiny-autoencoder decoder for CPUs, and a
-//!   `tiny` randomly initialised pipeline for tests;
-//! - a text-embedding [`spotifyart_core::MoodModel`] (all-MiniLM-L6-v2).
+//! ```no_run
+//! use spotifyart_core::{ArtRequest, GenerationContext, ImageGenerator};
+//! use spotifyart_diffusion::{DiffusionGenerator, LoadOptions};
 //!
-//! Built so far: [`tokenizer`], CLIP's BPE working offline.
+//! let generator = DiffusionGenerator::new(Some("sd-turbo"), LoadOptions::default())?;
+//! let request = ArtRequest {
+//!     prompt: "a calm lake at dawn, watercolor".into(),
+//!     negative_prompt: String::new(),
+//!     seed: 7,
+//!     steps: 1,
+//!     guidance: 0.0,
+//!     width: 512,
+//!     height: 512,
+//!     model: "sd-turbo".into(),
+//!     palette: vec![],
+//! };
+//! let image = generator.generate(&request, &GenerationContext::new())?;
+//! std::fs::write("lake.png", &image.png)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
-//! Until the pipeline lands, the only image model is core's procedural
-//! [`spotifyart_core::PalettePainter`] (model id `palette`), which is not
-//! Stable Diffusion and says so.
+//! The networks ([`clip`], [`unet`], [`vae`]) are written here on
+//! candle-nn layers rather than taken from candle-transformers, which
+//! lacks SDXL's pooled-text conditioning and cannot be configured at test
+//! size. Weights load from a diffusers folder or the Hugging Face cache
+//! ([`weights`]); the CLIP tokenizer works offline ([`tokenizer`]).
 
+pub mod clip;
+pub mod device;
+mod flash;
+pub mod generator;
+mod layers;
+pub mod models;
+pub mod pipeline;
+pub mod schedulers;
 pub mod tokenizer;
+pub mod unet;
+pub mod vae;
+pub mod weights;
+
+pub use device::DeviceChoice;
+pub use generator::DiffusionGenerator;
+pub use models::{ModelSpec, spec, specs};
+pub use pipeline::{Decoder, LoadOptions, Pipeline};
+pub use schedulers::SchedulerKind;
+pub use weights::WeightSource;

@@ -1,0 +1,409 @@
+//! The real pipeline end to end on the tiny random models, and weight
+//! loading from a diffusers-layout folder.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use spotifyart_core::{
+    ArtRequest, CancelToken, Error, GenerationContext, ImageGenerator, ImageGeneratorExt,
+    ModelKind, Stage,
+};
+use spotifyart_diffusion::clip::ClipTextModel;
+use spotifyart_diffusion::unet::UNet;
+use spotifyart_diffusion::vae::VaeDecoder;
+use spotifyart_diffusion::{
+    Decoder, DeviceChoice, DiffusionGenerator, LoadOptions, Pipeline, SchedulerKind, WeightSource,
+    spec,
+};
+
+fn request(model: &str, seed: u64) -> ArtRequest {
+    ArtRequest {
+        prompt: "a calm lake at dawn, watercolor".into(),
+        negative_prompt: String::new(),
+        seed,
+        steps: 3,
+        guidance: 0.0,
+        width: 64,
+        height: 48,
+        model: model.into(),
+        palette: vec![],
+    }
+}
+
+fn cpu() -> LoadOptions {
+    LoadOptions {
+        device: DeviceChoice::Cpu,
+        ..Default::default()
+    }
+}
+
+fn tiny(id: &str, opts: &LoadOptions) -> Pipeline {
+    Pipeline::load(spec(id).unwrap(), opts).unwrap()
+}
+
+/// Decoded RGB bytes, after checking the PNG's size.
+fn decode(png: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (w, h));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    buf
+}
+
+fn spread(px: &[u8]) -> u8 {
+    px.iter().max().unwrap() - px.iter().min().unwrap()
+}
+
+#[test]
+fn every_scheduler_paints_end_to_end() {
+    for id in ["tiny", "tiny-xl"] {
+        let p = tiny(id, &cpu());
+        for kind in SchedulerKind::ALL {
+            let r = request(id, 3);
+            let img = p
+                .generate_with(&r, kind, &GenerationContext::new())
+                .unwrap();
+            let px = decode(&img.png, 64, 48);
+            assert!(spread(&px) > 0, "{id}/{kind}: a flat image");
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_image_other_seed_other_image() {
+    let p = tiny("tiny", &cpu());
+    let ctx = GenerationContext::new();
+    for kind in [
+        SchedulerKind::EulerAncestral,
+        SchedulerKind::Ddpm,
+        SchedulerKind::Ddim,
+    ] {
+        let a = p.generate_with(&request("tiny", 11), kind, &ctx).unwrap();
+        let b = p.generate_with(&request("tiny", 11), kind, &ctx).unwrap();
+        let c = p.generate_with(&request("tiny", 12), kind, &ctx).unwrap();
+        assert!(a.png == b.png, "{kind} is not deterministic");
+        assert!(a.png != c.png, "{kind} ignores the seed");
+    }
+    // A separately loaded pipeline paints the same picture.
+    let again = tiny("tiny", &cpu());
+    let (x, y) = (
+        p.generate(&request("tiny", 11), &ctx).unwrap().png,
+        again.generate(&request("tiny", 11), &ctx).unwrap().png,
+    );
+    assert!(x == y, "a reloaded pipeline paints differently");
+}
+
+#[test]
+fn guidance_and_negative_prompts_change_the_image() {
+    for id in ["tiny", "tiny-xl"] {
+        let p = tiny(id, &cpu());
+        let ctx = GenerationContext::new();
+        let plain = p.generate(&request(id, 5), &ctx).unwrap();
+        let guided = ArtRequest {
+            guidance: 6.0,
+            ..request(id, 5)
+        };
+        let g = p.generate(&guided, &ctx).unwrap();
+        assert!(plain.png != g.png, "{id}: guidance had no effect");
+        let negative = ArtRequest {
+            negative_prompt: "blurry, dark".into(),
+            ..guided.clone()
+        };
+        let n = p.generate(&negative, &ctx).unwrap();
+        assert!(g.png != n.png, "{id}: the negative prompt had no effect");
+        // Guidance at 1 is no guidance: one UNet pass on the prompt.
+        let one = ArtRequest {
+            guidance: 1.0,
+            ..request(id, 5)
+        };
+        let same =
+            decode(&p.generate(&one, &ctx).unwrap().png, 64, 48) == decode(&plain.png, 64, 48);
+        assert!(same, "{id}: guidance 1 should equal no guidance");
+    }
+}
+
+#[test]
+fn progress_is_reported_per_step_and_cancellation_stops_the_run() {
+    let g = DiffusionGenerator::new(Some("tiny"), cpu()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let ctx = GenerationContext::new().on_progress(move |p| log.lock().unwrap().push(p));
+    let r = ArtRequest {
+        steps: 4,
+        ..request("tiny", 1)
+    };
+    g.generate_checked(&r, &ctx).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let steps: Vec<u32> = seen
+        .iter()
+        .filter(|p| p.stage == Stage::Denoising)
+        .map(|p| p.step)
+        .collect();
+    assert_eq!(steps, [0, 1, 2, 3, 4]);
+    assert_eq!(seen.first().unwrap().stage, Stage::Loading);
+    assert_eq!(seen.last().unwrap().stage, Stage::Decoding);
+    assert_eq!(seen.last().unwrap().fraction(), 1.0);
+
+    let token = CancelToken::new();
+    let t = token.clone();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let ctx = GenerationContext::new()
+        .with_cancel(token)
+        .on_progress(move |p| {
+            if p.stage == Stage::Denoising && p.step == 1 {
+                t.cancel();
+            }
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+    let e = g.generate(&r, &ctx).unwrap_err();
+    assert!(matches!(e, Error::Cancelled), "{e}");
+    let after = calls.load(Ordering::SeqCst);
+    assert!(after <= 5, "kept going after cancellation: {after} reports");
+}
+
+#[test]
+fn decoders_agree_on_shape_and_tiling_is_seamless_enough() {
+    let full = tiny(
+        "tiny",
+        &LoadOptions {
+            decoder: Decoder::Full,
+            ..cpu()
+        },
+    );
+    let tiled = tiny(
+        "tiny",
+        &LoadOptions {
+            decoder: Decoder::Tiled(16),
+            ..cpu()
+        },
+    );
+    let taesd = tiny(
+        "tiny",
+        &LoadOptions {
+            decoder: Decoder::Tiny,
+            ..cpu()
+        },
+    );
+    let r = ArtRequest {
+        width: 256,
+        height: 192,
+        steps: 1,
+        ..request("tiny", 9)
+    };
+    let ctx = GenerationContext::new();
+    let f = decode(&full.generate(&r, &ctx).unwrap().png, 256, 192);
+    let t = decode(&tiled.generate(&r, &ctx).unwrap().png, 256, 192);
+    let s = decode(&taesd.generate(&r, &ctx).unwrap().png, 256, 192);
+    assert!(spread(&s) > 0);
+    // Tiles normalise on their own statistics, so pixels differ a little;
+    // the picture as a whole must not.
+    let mean_diff = f
+        .iter()
+        .zip(&t)
+        .map(|(a, b)| a.abs_diff(*b) as f64)
+        .sum::<f64>()
+        / f.len() as f64;
+    assert!(
+        mean_diff < 24.0,
+        "tiled decode drifted from the full one: {mean_diff}"
+    );
+}
+
+#[test]
+fn requests_are_validated_against_the_model() {
+    let g = DiffusionGenerator::new(Some("tiny"), cpu()).unwrap();
+    let ctx = GenerationContext::new();
+    let bad_size = ArtRequest {
+        width: 60,
+        ..request("tiny", 1)
+    };
+    assert!(
+        g.generate(&bad_size, &ctx)
+            .unwrap_err()
+            .to_string()
+            .contains("multiple of 8")
+    );
+    let too_big = ArtRequest {
+        width: 512,
+        height: 512,
+        ..request("tiny", 1)
+    };
+    assert!(
+        g.generate(&too_big, &ctx)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than")
+    );
+    let unknown = ArtRequest {
+        model: "sd-9".into(),
+        ..request("tiny", 1)
+    };
+    assert!(
+        g.generate_checked(&unknown, &ctx)
+            .unwrap_err()
+            .to_string()
+            .contains("sd-turbo")
+    );
+    let models = g.models();
+    assert_eq!(models[0].id, "tiny");
+    assert_eq!(models[0].kind, ModelKind::Test);
+    assert!(
+        models
+            .iter()
+            .any(|m| m.id == "sdxl" && m.kind == ModelKind::StableDiffusion)
+    );
+}
+
+#[test]
+fn missing_weights_name_the_files_and_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = LoadOptions {
+        weights: WeightSource {
+            model_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        },
+        ..cpu()
+    };
+    let g = DiffusionGenerator::new(Some("sd-turbo"), opts).unwrap();
+    let e = g
+        .generate(&request("sd-turbo", 1), &GenerationContext::new())
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "are missing from",
+        "unet/diffusion_pytorch_model.fp16.safetensors or unet/diffusion_pytorch_model.safetensors",
+        "text_encoder/model.fp16.safetensors",
+        "vae/diffusion_pytorch_model.fp16.safetensors",
+        "huggingface-cli download stabilityai/sd-turbo",
+        "--model-dir",
+    ] {
+        assert!(e.contains(want), "{want:?} not in:\n{e}");
+    }
+    assert!(!e.contains("text_encoder_2"), "{e}");
+
+    // No folder, an empty cache, downloads off: the cache is named.
+    let opts = LoadOptions {
+        weights: WeightSource {
+            cache_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        },
+        ..cpu()
+    };
+    let g = DiffusionGenerator::new(Some("sdxl"), opts).unwrap();
+    let r = ArtRequest {
+        model: "sdxl".into(),
+        ..request("sdxl", 1)
+    };
+    let e = g
+        .generate(&r, &GenerationContext::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not in the Hugging Face cache"), "{e}");
+    assert!(e.contains("text_encoder_2/model.fp16.safetensors"), "{e}");
+    assert!(
+        e.contains("stabilityai/stable-diffusion-xl-base-1.0"),
+        "{e}"
+    );
+}
+
+/// Writes one component's randomly initialised weights (in f16, as the
+/// Hub's `.fp16` files) and its config, in diffusers' layout.
+fn write_component(
+    root: &Path,
+    dir: &str,
+    file: &str,
+    config: Option<serde_json::Value>,
+    build: impl FnOnce(VarBuilder) -> candle_core::Result<()>,
+) {
+    let vm = VarMap::new();
+    build(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    let tensors: HashMap<String, Tensor> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().to_dtype(DType::F16).unwrap()))
+        .collect();
+    std::fs::create_dir_all(root.join(dir)).unwrap();
+    candle_core::safetensors::save(&tensors, root.join(dir).join(file)).unwrap();
+    if let Some(mut c) = config {
+        c["_class_name"] = "from-the-test".into();
+        std::fs::write(root.join(dir).join("config.json"), c.to_string()).unwrap();
+    }
+}
+
+/// A diffusers-layout folder read through `--model-dir`: configs parsed,
+/// f16 weights converted, a real model id (`sd-1.5`) on tiny shapes.
+#[test]
+fn loads_a_diffusers_folder_with_f16_weights_and_its_configs() {
+    let root = tempfile::tempdir().unwrap();
+    let (clip, _, unet, vae) = spec("tiny").unwrap().default_configs();
+    write_component(
+        root.path(),
+        "text_encoder",
+        "model.fp16.safetensors",
+        Some(serde_json::to_value(&clip).unwrap()),
+        |vb| ClipTextModel::new(vb, &clip, false).map(drop),
+    );
+    write_component(
+        root.path(),
+        "unet",
+        "diffusion_pytorch_model.fp16.safetensors",
+        Some(serde_json::to_value(&unet).unwrap()),
+        |vb| UNet::new(vb, &unet).map(drop),
+    );
+    write_component(
+        root.path(),
+        "vae",
+        "diffusion_pytorch_model.safetensors",
+        Some(serde_json::to_value(&vae).unwrap()),
+        |vb| VaeDecoder::new(vb, &vae).map(drop),
+    );
+    let opts = LoadOptions {
+        weights: WeightSource {
+            model_dir: Some(root.path().to_path_buf()),
+            ..Default::default()
+        },
+        ..cpu()
+    };
+    let g = DiffusionGenerator::new(Some("sd-1.5"), opts).unwrap();
+    let r = ArtRequest {
+        guidance: 7.5,
+        ..request("sd-1.5", 4)
+    };
+    let a = g.generate(&r, &GenerationContext::new()).unwrap();
+    decode(&a.png, 64, 48);
+    // Loaded once, reused.
+    let p1 = g.pipeline("sd-1.5", &GenerationContext::new()).unwrap();
+    let p2 = g.pipeline("sd-1.5", &GenerationContext::new()).unwrap();
+    assert!(Arc::ptr_eq(&p1, &p2));
+    assert!(g.generate(&r, &GenerationContext::new()).unwrap().png == a.png);
+
+    // A config that does not match the weights is a clear model error.
+    let mut wrong = serde_json::to_value(&unet).unwrap();
+    wrong["block_out_channels"] = serde_json::json!([32, 64]);
+    std::fs::write(root.path().join("unet/config.json"), wrong.to_string()).unwrap();
+    let g = DiffusionGenerator::new(Some("sd-1.5"), g_opts(root.path())).unwrap();
+    let e = g.generate(&r, &GenerationContext::new()).unwrap_err();
+    assert!(matches!(e, Error::Model { .. }), "{e}");
+    assert!(e.to_string().contains("UNet weights do not fit"), "{e}");
+}
+
+fn g_opts(dir: &Path) -> LoadOptions {
+    LoadOptions {
+        weights: WeightSource {
+            model_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        },
+        ..cpu()
+    }
+}
