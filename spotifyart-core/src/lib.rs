@@ -54,8 +54,8 @@ pub mod testing;
 
 pub use art::{
     ArtParams, ArtRequest, Artwork, ArtworkMeta, CancelToken, ContentKey, GeneratedImage,
-    GenerationContext, ImageGenerator, ImageGeneratorExt, ModelInfo, ModelKind, PalettePainter,
-    Progress, Stage, Subject,
+    GenerationContext, GeneratorSet, ImageGenerator, ImageGeneratorExt, ModelInfo, ModelKind,
+    PalettePainter, Progress, Stage, Subject,
 };
 pub use engine::{ArtOutcome, ArtTicket, Engine, EngineBuilder, PreparedArt};
 pub use env::env_secret;

@@ -143,7 +143,15 @@ impl ClipTextModel {
     /// Builds the encoder from `vb` (the root of `model.safetensors`);
     /// `with_projection` adds `text_projection` for pooled output.
     pub fn new(vb: VarBuilder, c: &ClipConfig, with_projection: bool) -> Result<Self> {
-        let tm = vb.pp("text_model");
+        // transformers 5 saves without the `text_model.` prefix that the
+        // Hub's files (written by earlier versions) carry.
+        let bare = !vb.contains_tensor("text_model.embeddings.token_embedding.weight")
+            && vb.contains_tensor("embeddings.token_embedding.weight");
+        let tm = if bare {
+            vb.clone()
+        } else {
+            vb.pp("text_model")
+        };
         let emb = tm.pp("embeddings");
         let tokens = candle_nn::embedding(c.vocab_size, c.hidden_size, emb.pp("token_embedding"))?;
         let positions = emb

@@ -51,9 +51,11 @@ impl std::str::FromStr for Decoder {
     }
 }
 
-/// 32 latent pixels = 256 image pixels per tile, 8 (64 px) of overlap.
-const DEFAULT_TILE: usize = 32;
-const TILE_OVERLAP: usize = 8;
+/// Tile side in latent pixels for tiled decoding: 32 latent pixels = 256
+/// image pixels per tile.
+pub const DEFAULT_TILE: usize = 32;
+/// Latent pixels each tile shares with its neighbours.
+pub const TILE_OVERLAP: usize = 8;
 
 /// How to load a pipeline.
 #[derive(Clone, Debug, Default)]
@@ -86,9 +88,14 @@ pub struct Pipeline {
 }
 
 fn model_err(what: impl std::fmt::Display) -> impl FnOnce(candle_core::Error) -> Error {
-    move |e| Error::Model {
-        message: format!("{what}: {e}"),
-        source: None,
+    move |e| {
+        // candle appends a backtrace to some errors; users get the cause.
+        let text = e.to_string();
+        let cause = text.lines().next().unwrap_or_default();
+        Error::Model {
+            message: format!("{what}: {cause}"),
+            source: None,
+        }
     }
 }
 
@@ -266,6 +273,31 @@ impl Pipeline {
     /// The device it runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The dtype the UNet and text encoders compute in.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The (first) text encoder, for benchmarks and parity checks.
+    pub fn text_encoder(&self) -> &ClipTextModel {
+        &self.text
+    }
+
+    /// The UNet, for benchmarks and parity checks.
+    pub fn unet(&self) -> &UNet {
+        &self.unet
+    }
+
+    /// The full VAE decoder.
+    pub fn vae(&self) -> &VaeDecoder {
+        &self.vae
+    }
+
+    /// The TAESD decoder, when loaded.
+    pub fn taesd(&self) -> Option<&TinyDecoder> {
+        self.taesd.as_ref()
     }
 
     /// The text conditioning for `prompt`: `(1, 77, dim)` and, for SDXL,

@@ -130,6 +130,7 @@ pub fn resolve(
         Some(dir) => hf_hub::Cache::new(dir.clone()),
         None => hf_hub::Cache::from_env(),
     };
+    let mut hub_down = false;
     let api = if model_dir.is_none() && source.download && !offline() && !repo.is_empty() {
         match hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
             .with_progress(source.progress)
@@ -156,21 +157,32 @@ pub fn resolve(
                 let cached = part.candidates.iter().find_map(|c| repo_cache.get(c));
                 match (cached, &api) {
                     (Some(p), _) => Some(p),
-                    (None, Some(api)) => {
-                        let remote = api.model(repo.to_string());
+                    (None, Some(hub)) if !hub_down => {
+                        let remote = hub.model(repo.to_string());
                         let mut errors = Vec::new();
-                        let got = part.candidates.iter().find_map(|c| {
-                            remote
-                                .get(c)
-                                .map_err(|e| errors.push(format!("{c}: {e}")))
-                                .ok()
+                        let mut unreachable = None;
+                        let got = part.candidates.iter().find_map(|c| match remote.get(c) {
+                            Ok(p) => Some(p),
+                            // A missing variant is a 404; anything else means
+                            // the Hub cannot be reached, so stop asking it.
+                            Err(e) if e.to_string().contains("404") => {
+                                errors.push(format!("{c}: {e}"));
+                                None
+                            }
+                            Err(e) => {
+                                unreachable.get_or_insert(e.to_string());
+                                None
+                            }
                         });
-                        if got.is_none() && part.required {
+                        if let Some(e) = unreachable {
+                            download_errors.push(format!("cannot reach the Hugging Face Hub: {e}"));
+                            hub_down = true;
+                        } else if got.is_none() && part.required {
                             download_errors.extend(errors);
                         }
                         got
                     }
-                    (None, None) => None,
+                    (None, _) => None,
                 }
             }
         };

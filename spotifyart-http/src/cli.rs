@@ -72,10 +72,14 @@ pub enum Command {
         /// Where to write the PNG.
         #[arg(long, short)]
         out: PathBuf,
-        /// Image model. `palette` is a procedural painter (not Stable
-        /// Diffusion) that needs no weights.
+        /// Image model: sd-turbo (default), sd-1.5, sd-2.1, sdxl,
+        /// sdxl-turbo; `tiny` is a random test network (paints noise) and
+        /// `palette` a procedural painter (not Stable Diffusion) that needs
+        /// no weights.
         #[arg(long, env = "SPOTIFYART_MODEL")]
         model: Option<String>,
+        #[command(flatten)]
+        diffusion: DiffusionArgs,
         /// Denoising steps (layers for the palette painter).
         #[arg(long)]
         steps: Option<u32>,
@@ -130,6 +134,30 @@ pub enum Command {
         #[arg(long)]
         reencrypt: bool,
     },
+}
+
+/// Where Stable Diffusion weights come from and what runs them.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DiffusionArgs {
+    /// A diffusers-layout folder with the model's weights (text_encoder/,
+    /// unet/, vae/, tokenizer/). Without it weights come from the Hugging
+    /// Face cache, downloaded on first use when online.
+    #[arg(long, env = "SPOTIFYART_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Device: auto (CUDA, then Metal, then CPU), cpu, cuda[:N], metal[:N].
+    #[arg(long, env = "SPOTIFYART_DEVICE", default_value = "auto")]
+    pub device: spotifyart_diffusion::DeviceChoice,
+    /// Sampler (default: the model's own): ddim, ddpm, euler,
+    /// euler-ancestral, dpm-solver-2m.
+    #[arg(long)]
+    pub scheduler: Option<spotifyart_diffusion::SchedulerKind>,
+    /// Latent decoder: auto (full VAE, tiled on CPUs), full, tiled, or
+    /// tiny (TAESD: fast, slightly soft; needs madebyollin/taesd).
+    #[arg(long, default_value = "auto")]
+    pub decoder: spotifyart_diffusion::Decoder,
+    /// Never download weights; use the folder or the cache only.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

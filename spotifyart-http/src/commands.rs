@@ -59,6 +59,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             b,
             out,
             model,
+            diffusion,
             steps,
             seed,
             guidance,
@@ -68,7 +69,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             mood_model,
         } => {
             let store = open_database(database_url.clone()).await?.into_store();
-            let engine = engine(mood_model, store)?;
+            let engine = Engine::builder()
+                .mood_model(spotifyart_core::mood::model_by_name(mood_model.name())?)
+                .store(store)
+                .generator(crate::generators::image_generator(&diffusion)?)
+                .build();
             let params = ArtParams {
                 model,
                 seed,
@@ -188,6 +193,7 @@ async fn art(
     out: &Path,
     params: &ArtParams,
 ) -> Result<()> {
+    output_dir(out)?;
     let subject = match pb {
         None => {
             let mood = engine.mood_of(&pa)?;
@@ -272,9 +278,9 @@ fn update_bar(bar: &ProgressBar, p: Progress) {
     bar.set_position(p.step as u64);
 }
 
-/// Writes via a temporary file in the same folder, so a crash never leaves
-/// a half-written PNG where the old one was.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// The folder `path` will be written in, which must exist: checked before
+/// painting too, so a typo does not cost a whole generation.
+fn output_dir(path: &Path) -> Result<PathBuf> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -286,6 +292,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             dir.display()
         );
     }
+    Ok(dir)
+}
+
+/// Writes via a temporary file in the same folder, so a crash never leaves
+/// a half-written PNG where the old one was.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = output_dir(path)?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         path.file_name()

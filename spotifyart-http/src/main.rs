@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod generators;
 mod spotify;
 
 fn main() -> ExitCode {

@@ -16,6 +16,11 @@ fn spotifyart(args: &[&str], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("SPOTIFYART_MODEL")
+        .env_remove("SPOTIFYART_MODEL_DIR")
+        .env_remove("SPOTIFYART_DEVICE")
+        // Nothing here may reach for the network or a developer's cache.
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", dir.join(".hf"))
         .env_remove("SPOTIFYART_DATABASE_URL")
         .env_remove("SPOTIFYART_ENCRYPTION_KEY")
         .output()
@@ -121,6 +126,8 @@ fn art_paints_a_png_and_says_what_painted_it() {
             "96",
             "--steps",
             "6",
+            "--model",
+            "palette",
         ],
         tmp.path(),
     ));
@@ -141,6 +148,71 @@ fn art_paints_a_png_and_says_what_painted_it() {
         0,
         "{names:?}"
     );
+}
+
+#[test]
+fn stable_diffusion_runs_from_the_cli_and_missing_weights_say_how_to_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("exports/alice")),
+            "--out",
+            "tiny.png",
+            "--model",
+            "tiny",
+            "--scheduler",
+            "euler-ancestral",
+            "--device",
+            "cpu",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        out.contains("wrote tiny.png (64x64, model tiny (randomly initialised test model: noise)"),
+        "{out}"
+    );
+    let png = std::fs::read(tmp.path().join("tiny.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    std::fs::create_dir(tmp.path().join("weights")).unwrap();
+    let err = failed(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("exports/alice")),
+            "--out",
+            "turbo.png",
+            "--model-dir",
+            "weights",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("weights for SD-Turbo are missing from weights"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unet/diffusion_pytorch_model.fp16.safetensors"),
+        "{err}"
+    );
+    assert!(
+        err.contains("huggingface-cli download stabilityai/sd-turbo"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("turbo.png").exists());
+
+    let err = failed(&spotifyart(
+        &[
+            "art",
+            path(&examples().join("exports/alice")),
+            "--out",
+            "x.png",
+            "--device",
+            "tpu",
+        ],
+        tmp.path(),
+    ));
+    assert!(err.contains("unknown device \"tpu\""), "{err}");
 }
 
 #[test]
@@ -173,9 +245,10 @@ fn errors_are_precise_and_change_nothing() {
         tmp.path(),
     ));
     assert!(
-        err.contains("unknown image model \"sd-9\"; this build offers: palette"),
+        err.contains("unknown image model \"sd-9\"; this build offers: sd-turbo, sd-1.5"),
         "{err}"
     );
+    assert!(err.contains(", palette"), "{err}");
     let err = failed(&spotifyart(
         &[
             "art",
@@ -235,6 +308,8 @@ fn art_twice_reuses_the_stored_artwork() {
             "64".to_string(),
             "--height".to_string(),
             "64".to_string(),
+            "--model".to_string(),
+            "tiny".to_string(),
         ]
     };
     let run = |out: &'static str| {

@@ -60,6 +60,8 @@ impl Env {
         c.args(args)
             .current_dir(self.dir.path())
             .env_remove("SPOTIFYART_DATABASE_URL")
+            .env_remove("SPOTIFYART_MODEL")
+            .env("HF_HUB_OFFLINE", "1")
             .env_remove("SPOTIFYART_ENCRYPTION_KEY")
             .env_remove("SPOTIFY_CLIENT_SECRET")
             .env("SPOTIFY_CLIENT_ID", CLIENT_ID)
@@ -167,6 +169,8 @@ async fn login_then_spotify_me_is_an_input() {
             bob.to_str().unwrap(),
             "--out",
             "us.png",
+            "--model",
+            "tiny",
         ])
         .await);
     assert!(out.contains("painted artwork"), "{out}");

@@ -375,6 +375,51 @@ impl<T: ImageGenerator + ?Sized> ImageGenerator for Box<T> {
     }
 }
 
+/// Several generators behind one: requests go to whichever offers the
+/// model, so a build can serve Stable Diffusion next to the procedural
+/// painter. The first generator's default model is the default.
+#[derive(Debug, Default)]
+pub struct GeneratorSet {
+    members: Vec<Arc<dyn ImageGenerator>>,
+}
+
+impl GeneratorSet {
+    /// An empty set; add generators with [`GeneratorSet::with`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds `g`; earlier members win when two offer the same model id.
+    pub fn with(mut self, g: Arc<dyn ImageGenerator>) -> Self {
+        self.members.push(g);
+        self
+    }
+}
+
+impl ImageGenerator for GeneratorSet {
+    fn models(&self) -> Vec<ModelInfo> {
+        let mut seen = std::collections::HashSet::new();
+        self.members
+            .iter()
+            .flat_map(|g| g.models())
+            .filter(|m| seen.insert(m.id.clone()))
+            .collect()
+    }
+
+    fn generate(&self, request: &ArtRequest, ctx: &GenerationContext) -> Result<GeneratedImage> {
+        let owner = self
+            .members
+            .iter()
+            .find(|g| g.models().iter().any(|m| m.id == request.model));
+        match owner {
+            Some(g) => g.generate(request, ctx),
+            None => Err(self
+                .model_info(Some(&request.model))
+                .err()
+                .unwrap_or_else(|| Error::internal("model listed but not owned"))),
+        }
+    }
+}
+
 /// Who a picture is of: one person's mood, or two people's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -630,6 +675,46 @@ mod tests {
             mood: Mood::new(0.5, 0.5, 1.0, vec![], "t"),
         };
         assert_ne!(ContentKey::of(&other_user, &request()), base);
+    }
+
+    /// A generator that offers one model and says who painted.
+    #[derive(Debug)]
+    struct Named(&'static str);
+
+    impl ImageGenerator for Named {
+        fn models(&self) -> Vec<ModelInfo> {
+            let mut m = PalettePainter.models().remove(0);
+            m.id = self.0.into();
+            vec![m]
+        }
+        fn generate(&self, r: &ArtRequest, _: &GenerationContext) -> Result<GeneratedImage> {
+            Ok(GeneratedImage {
+                png: format!("{}:{}", self.0, r.model).into_bytes(),
+                width: r.width,
+                height: r.height,
+            })
+        }
+    }
+
+    #[test]
+    fn generator_sets_route_by_model_and_keep_the_first_default() {
+        let set = GeneratorSet::new()
+            .with(Arc::new(Named("sd-turbo")))
+            .with(Arc::new(Named("palette")))
+            .with(Arc::new(Named("sd-turbo")));
+        let ids: Vec<_> = set.models().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["sd-turbo", "palette"]);
+        assert_eq!(set.model_info(None).unwrap().id, "sd-turbo");
+        let ctx = GenerationContext::new();
+        let painted = set.generate(&request(), &ctx).unwrap();
+        assert_eq!(painted.png, b"palette:palette");
+        let mut r = request();
+        r.model = "sdxl".into();
+        let e = set.generate(&r, &ctx).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown image model \"sdxl\"; this build offers: sd-turbo, palette"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,0 +1,165 @@
+//! The candle side of `benches/diffusion/run`: one case per process (so
+//! peak memory is that case's), one JSON line out, on the same weights the
+//! diffusers side wrote. `parity` compares candle's outputs with
+//! PyTorch's on fixed inputs.
+//!
+//! Usage: `diffusion CASE ROOT MODEL SIZE STEPS REPEAT [DEVICE]` with CASE
+//! one of `unet`, `vae`, `vae-tiled`, `taesd`, `pipeline`, `parity`, `ids`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Tensor};
+use spotifyart_core::{ArtRequest, GenerationContext};
+use spotifyart_diffusion::pipeline::{DEFAULT_TILE, TILE_OVERLAP};
+use spotifyart_diffusion::tokenizer::{ClipTokenizer, Padding};
+use spotifyart_diffusion::{Decoder, DeviceChoice, LoadOptions, Pipeline, WeightSource, spec};
+
+const PROMPT: &str = "a calm lake at dawn, watercolor";
+
+fn peak_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn time(repeat: usize, mut f: impl FnMut() -> Res<()>) -> Res<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> Res<(f32, f32)> {
+    let a = a.to_dtype(DType::F32)?;
+    let b = b.to_dtype(DType::F32)?;
+    let diff = (&a - &b)?.abs()?.max_all()?.to_scalar::<f32>()?;
+    let scale = b.abs()?.max_all()?.to_scalar::<f32>()?;
+    Ok((diff, scale))
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("ids") {
+        let ids = ClipTokenizer::bundled()
+            .encode(PROMPT, Padding::EndOfText)
+            .ids;
+        let end = ids.iter().position(|&i| i == 49407).unwrap_or(0) + 1;
+        println!("{:?}", &ids[..end]);
+        return Ok(());
+    }
+    let [case, root, model, size, steps, repeat, rest @ ..] = args.as_slice() else {
+        return Err("usage: diffusion CASE ROOT MODEL SIZE STEPS REPEAT [DEVICE]".into());
+    };
+    let (size, steps, repeat): (usize, u32, usize) =
+        (size.parse()?, steps.parse()?, repeat.parse()?);
+    let device: DeviceChoice = rest.first().map_or(Ok(DeviceChoice::Cpu), |d| d.parse())?;
+    let spec = spec(model).ok_or("unknown model")?;
+    let dir = Path::new(root).join(model);
+    let decoder = match case.as_str() {
+        "taesd" | "parity" => Decoder::Tiny,
+        "vae-tiled" => Decoder::Tiled(DEFAULT_TILE),
+        _ => Decoder::Auto,
+    };
+    let opts = LoadOptions {
+        weights: WeightSource {
+            model_dir: Some(dir.clone()),
+            ..Default::default()
+        },
+        device,
+        decoder,
+        scheduler: None,
+    };
+    let p = Pipeline::load(spec, &opts)?;
+    let dev = p.device().clone();
+    let lat = size / 8;
+    let mut extra = serde_json::Map::new();
+    let seconds = match case.as_str() {
+        "unet" => {
+            let batch = if model == "sd-1.5" { 2 } else { 1 };
+            let cross = p.unet().config().cross_attention_dim;
+            let x = Tensor::randn(0f32, 1., (batch, 4, lat, lat), &dev)?.to_dtype(p.dtype())?;
+            let ctx = Tensor::randn(0f32, 1., (batch, 77, cross), &dev)?.to_dtype(p.dtype())?;
+            time(repeat, || {
+                p.unet()
+                    .forward(&x, 500.0, &ctx, None)?
+                    .to_device(&candle_core::Device::Cpu)?;
+                Ok(())
+            })?
+        }
+        "vae" | "vae-tiled" | "taesd" => {
+            let z = Tensor::randn(0f32, 1., (1, 4, lat, lat), &dev)?;
+            time(repeat, || {
+                let img = match case.as_str() {
+                    "vae" => p.vae().decode(&z)?,
+                    "vae-tiled" => p.vae().decode_tiled(&z, DEFAULT_TILE, TILE_OVERLAP)?,
+                    _ => p.taesd().ok_or("no TAESD")?.decode(&z)?,
+                };
+                img.to_device(&candle_core::Device::Cpu)?;
+                Ok(())
+            })?
+        }
+        "pipeline" => {
+            let r = ArtRequest {
+                prompt: PROMPT.into(),
+                negative_prompt: String::new(),
+                seed: 0,
+                steps,
+                guidance: spec.guidance,
+                width: size as u32,
+                height: size as u32,
+                model: model.clone(),
+                palette: vec![],
+            };
+            extra.insert("decoder".into(), "auto (tiled on CPU)".into());
+            time(repeat, || {
+                p.generate(&r, &GenerationContext::new())?;
+                Ok(())
+            })?
+        }
+        "parity" => {
+            let t = candle_core::safetensors::load(dir.join("parity.safetensors"), &dev)?;
+            let get = |k: &str| t.get(k).ok_or_else(|| format!("parity file lacks {k}"));
+            let ids = get("ids")?.to_dtype(DType::U32)?;
+            let text = p.text_encoder().forward(&ids)?.last;
+            let unet = p
+                .unet()
+                .forward(get("latents")?, 500.0, get("ctx")?, None)?;
+            let vae = p.vae().decode(get("vae_in")?)?;
+            let taesd = p.taesd().ok_or("no TAESD")?.decode(get("vae_in")?)?;
+            for (name, ours, theirs) in [
+                ("text_encoder", &text, get("text_out")?),
+                ("unet", &unet, get("unet_out")?),
+                ("vae", &vae, get("vae_out")?),
+                ("taesd", &taesd, get("taesd_out")?),
+            ] {
+                let (d, s) = max_diff(ours, theirs)?;
+                extra.insert(
+                    name.into(),
+                    serde_json::json!({"max_abs_diff": d, "max_abs_ref": s}),
+                );
+            }
+            0.0
+        }
+        other => return Err(format!("unknown case {other}").into()),
+    };
+    let mut line = serde_json::json!({
+        "impl": "candle", "case": case, "model": model, "size": size, "steps": steps,
+        "seconds": seconds, "peak_mib": peak_mib(),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "device": format!("{:?}", dev),
+    });
+    line.as_object_mut().expect("object").extend(extra);
+    println!("{line}");
+    Ok(())
+}
