@@ -3,13 +3,15 @@
 //! where the memory of a Stable Diffusion step goes.
 
 use candle_core::{D, DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder};
+
+use crate::kernels;
 
 /// Largest attention score matrix computed at once, in elements. A 512²
 /// SD 1.5 step would otherwise build 8 × 4096 × 4096 scores per image
-/// (512 MiB); slicing the queries keeps it at 32 MiB with no loss of speed
-/// (each slice is still a large matrix product).
-const MAX_SCORES: usize = 8 << 20;
+/// (512 MiB); slicing the queries keeps it at 4 MiB, measured no slower
+/// than 32 MiB slices (each slice is still a large matrix product).
+const MAX_SCORES: usize = 1 << 20;
 
 pub(crate) fn conv2d(
     vb: VarBuilder,
@@ -39,13 +41,69 @@ pub(crate) fn linear(vb: VarBuilder, din: usize, dout: usize, bias: bool) -> Res
     }
 }
 
+/// GroupNorm with its affine transform; on CPUs one fused pass (with the
+/// SiLU that usually follows), elsewhere candle's ops.
+#[derive(Debug)]
+pub(crate) struct GroupNorm {
+    inner: candle_nn::GroupNorm,
+    groups: usize,
+    eps: f64,
+    /// Host copies of the affine weights for the fused CPU kernel.
+    host: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl GroupNorm {
+    pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        self.run(xs, false)
+    }
+
+    /// `silu(group_norm(x))`.
+    pub(crate) fn forward_silu(&self, xs: &Tensor) -> Result<Tensor> {
+        self.run(xs, true)
+    }
+
+    fn run(&self, xs: &Tensor, silu: bool) -> Result<Tensor> {
+        match &self.host {
+            Some((gamma, beta)) if kernels::applies(xs) => {
+                xs.contiguous()?.apply_op1_no_bwd(&kernels::GroupNormOp {
+                    groups: self.groups,
+                    eps: self.eps as f32,
+                    gamma,
+                    beta,
+                    silu,
+                })
+            }
+            _ => {
+                let ys = self.inner.forward(xs)?;
+                if silu {
+                    candle_nn::ops::silu(&ys)
+                } else {
+                    Ok(ys)
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn group_norm(
     vb: VarBuilder,
     groups: usize,
     channels: usize,
     eps: f64,
 ) -> Result<GroupNorm> {
-    candle_nn::group_norm(groups, channels, eps, vb)
+    let weight = vb.get_with_hints(channels, "weight", candle_nn::Init::Const(1.))?;
+    let bias = vb.get_with_hints(channels, "bias", candle_nn::Init::Const(0.))?;
+    let host = if kernels::applies(&weight) {
+        Some((weight.to_vec1::<f32>()?, bias.to_vec1::<f32>()?))
+    } else {
+        None
+    };
+    Ok(GroupNorm {
+        inner: candle_nn::GroupNorm::new(weight, bias, channels, groups, eps)?,
+        groups,
+        eps,
+        host,
+    })
 }
 
 pub(crate) fn layer_norm(vb: VarBuilder, dim: usize, eps: f64) -> Result<LayerNorm> {
@@ -54,7 +112,27 @@ pub(crate) fn layer_norm(vb: VarBuilder, dim: usize, eps: f64) -> Result<LayerNo
 
 /// `silu(group_norm(x))`, the prologue of every ResNet block.
 pub(crate) fn norm_silu(norm: &GroupNorm, xs: &Tensor) -> Result<Tensor> {
-    candle_nn::ops::silu(&norm.forward(xs)?)
+    norm.forward_silu(xs)
+}
+
+/// Softmax over the last dimension of a freshly computed score matrix
+/// (in place on CPUs, where that saves a pass over memory).
+fn softmax_scores(scores: Tensor) -> Result<Tensor> {
+    if kernels::applies(&scores) && scores.is_contiguous() {
+        kernels::softmax_last_dim_in_place(&scores)?;
+        Ok(scores)
+    } else {
+        candle_nn::ops::softmax_last_dim(&scores)
+    }
+}
+
+/// GEGLU: the first half of the last dimension times GELU of the second.
+pub(crate) fn geglu(xs: &Tensor) -> Result<Tensor> {
+    if kernels::applies(xs) {
+        return kernels::geglu(xs);
+    }
+    let gates = xs.chunk(2, D::Minus1)?;
+    &gates[0] * gates[1].gelu_erf()?
 }
 
 /// Scaled dot-product attention over `(batch, heads, tokens, head_dim)`
@@ -85,9 +163,9 @@ pub(crate) fn attention(
             scores = scores.broadcast_add(&mask.narrow(D::Minus2, start, len)?)?;
         }
         let probs = if dtype == DType::F32 {
-            candle_nn::ops::softmax_last_dim(&scores)?
+            softmax_scores(scores)?
         } else {
-            candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(dtype)?
+            softmax_scores(scores.to_dtype(DType::F32)?)?.to_dtype(dtype)?
         };
         outs.push(probs.matmul(&v)?);
         start += len;

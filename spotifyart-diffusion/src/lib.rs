@@ -36,6 +36,7 @@ pub mod clip;
 pub mod device;
 mod flash;
 pub mod generator;
+mod kernels;
 mod layers;
 pub mod models;
 pub mod pipeline;

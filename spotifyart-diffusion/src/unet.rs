@@ -3,10 +3,12 @@
 //! `unet/config.json`.
 
 use candle_core::{D, DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, GroupNorm, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2d, LayerNorm, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{self, attention, merge_heads, norm_silu, split_heads, timestep_features};
+use crate::layers::{
+    self, GroupNorm, attention, merge_heads, norm_silu, split_heads, timestep_features,
+};
 
 /// A number or one number per block, as diffusers configs write them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -232,9 +234,7 @@ impl TransformerBlock {
         let xs = (self.attn1.forward(&h, &h)? + xs)?;
         let xs = (self.attn2.forward(&self.norm2.forward(&xs)?, ctx)? + xs)?;
         // GEGLU: half the projection gates the other half.
-        let h = self.ff_in.forward(&self.norm3.forward(&xs)?)?;
-        let gates = h.chunk(2, D::Minus1)?;
-        let h = (&gates[0] * gates[1].gelu_erf()?)?;
+        let h = layers::geglu(&self.ff_in.forward(&self.norm3.forward(&xs)?)?)?;
         self.ff_out.forward(&h)? + xs
     }
 }
