@@ -285,6 +285,74 @@ impl CustomOp1 for GroupNormOp<'_> {
     }
 }
 
+/// Unfolds `(batch, channels, h, w)` into the columns a convolution
+/// multiplies: `(batch, channels·k·k, out_h·out_w)`, rows ordered as
+/// PyTorch lays out conv weights (channel, then kernel row, then column),
+/// so `weight.reshape(c_out, -1)` multiplies it directly with no weight
+/// re-layout. Each row is a shifted copy of one input plane, written
+/// sequentially.
+pub(crate) struct Im2Col {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Im2Col {
+    pub(crate) fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        let k = self.kernel;
+        (
+            (h + 2 * self.padding - k) / self.stride + 1,
+            (w + 2 * self.padding - k) / self.stride + 1,
+        )
+    }
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "spotifyart-im2col"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let src = contiguous(storage, layout, self.name())?;
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let (k, s, pad) = (self.kernel, self.stride, self.padding);
+        let (oh, ow) = self.out_size(h, w);
+        let plane = oh * ow;
+        let mut dst = vec![0f32; b * c * k * k * plane];
+        // One task per (batch, input channel): k·k output rows each.
+        dst.par_chunks_mut(k * k * plane)
+            .enumerate()
+            .for_each(|(bc, rows)| {
+                let input = &src[bc * h * w..(bc + 1) * h * w];
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let row = &mut rows[(ky * k + kx) * plane..(ky * k + kx + 1) * plane];
+                        // Output columns whose input column is inside the image.
+                        let x_lo = pad.saturating_sub(kx).div_ceil(s);
+                        let x_hi = ((w + pad).saturating_sub(kx)).div_ceil(s).min(ow);
+                        for oy in 0..oh {
+                            let iy = (oy * s + ky) as isize - pad as isize;
+                            if iy < 0 || iy >= h as isize || x_lo >= x_hi {
+                                continue;
+                            }
+                            let in_row = &input[iy as usize * w..(iy as usize + 1) * w];
+                            let out = &mut row[oy * ow + x_lo..oy * ow + x_hi];
+                            let ix0 = x_lo * s + kx - pad;
+                            if s == 1 {
+                                out.copy_from_slice(&in_row[ix0..ix0 + out.len()]);
+                            } else {
+                                for (j, o) in out.iter_mut().enumerate() {
+                                    *o = in_row[ix0 + j * s];
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(dst), Shape::from((b, c * k * k, plane))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Tensor};
@@ -379,6 +447,34 @@ mod tests {
                 "silu {silu}: {}",
                 max_diff(&ours, &theirs)
             );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn im2col_convolution_matches_candles() -> Result<()> {
+        let dev = Device::Cpu;
+        for (h, w, k, s, p) in [
+            (9, 7, 3, 1, 1),
+            (8, 10, 3, 2, 1),
+            (5, 6, 1, 1, 0),
+            (7, 7, 3, 2, 0),
+        ] {
+            let x = Tensor::randn(0f32, 1., (2, 3, h, w), &dev)?;
+            let wt = Tensor::randn(0f32, 1., (4, 3, k, k), &dev)?;
+            let op = Im2Col {
+                kernel: k,
+                stride: s,
+                padding: p,
+            };
+            let (oh, ow) = op.out_size(h, w);
+            let cols = x.apply_op1_no_bwd(&op)?;
+            let ours = wt
+                .reshape((4, ()))?
+                .broadcast_matmul(&cols)?
+                .reshape((2, 4, oh, ow))?;
+            let theirs = x.conv2d(&wt, p, s, 1, 1)?;
+            assert!(max_diff(&ours, &theirs) < 1e-4, "{h}x{w} k{k} s{s} p{p}");
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! where the memory of a Stable Diffusion step goes.
 
 use candle_core::{D, DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2dConfig, LayerNorm, Linear, VarBuilder};
 
 use crate::kernels;
 
@@ -12,6 +12,46 @@ use crate::kernels;
 /// (512 MiB); slicing the queries keeps it at 4 MiB, measured no slower
 /// than 32 MiB slices (each slice is still a large matrix product).
 const MAX_SCORES: usize = 1 << 20;
+
+/// A 2-D convolution. On CPUs it unfolds the input ([`kernels::Im2Col`])
+/// and runs one matrix product against the weights as stored; candle's
+/// own CPU convolution re-lays out input and weights on every call.
+#[derive(Debug)]
+pub(crate) struct Conv2d {
+    inner: candle_nn::Conv2d,
+    /// `(c_out, c_in·k·k)` view of the weights.
+    flat: Tensor,
+    /// `(c_out, 1)` bias.
+    bias: Option<Tensor>,
+    kernel: usize,
+    stride: usize,
+}
+
+impl Module for Conv2d {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if !kernels::applies(xs) {
+            return self.inner.forward(xs);
+        }
+        let (b, _, h, w) = xs.dims4()?;
+        let cout = self.flat.dim(0)?;
+        let (cols, (oh, ow)) = if self.kernel == 1 && self.stride == 1 {
+            (xs.reshape((b, (), h * w))?, (h, w))
+        } else {
+            let op = kernels::Im2Col {
+                kernel: self.kernel,
+                stride: self.stride,
+                padding: self.kernel / 2,
+            };
+            (xs.contiguous()?.apply_op1_no_bwd(&op)?, op.out_size(h, w))
+        };
+        let ys = self.flat.broadcast_matmul(&cols)?;
+        let ys = match &self.bias {
+            Some(bias) => ys.broadcast_add(bias)?,
+            None => ys,
+        };
+        ys.reshape((b, cout, oh, ow))
+    }
+}
 
 pub(crate) fn conv2d(
     vb: VarBuilder,
@@ -26,11 +66,18 @@ pub(crate) fn conv2d(
         stride,
         ..Default::default()
     };
-    if bias {
-        candle_nn::conv2d(cin, cout, kernel, cfg, vb)
+    let inner = if bias {
+        candle_nn::conv2d(cin, cout, kernel, cfg, vb)?
     } else {
-        candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)
-    }
+        candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)?
+    };
+    Ok(Conv2d {
+        flat: inner.weight().reshape((cout, ()))?,
+        bias: inner.bias().map(|b| b.reshape((cout, 1))).transpose()?,
+        inner,
+        kernel,
+        stride,
+    })
 }
 
 pub(crate) fn linear(vb: VarBuilder, din: usize, dout: usize, bias: bool) -> Result<Linear> {

@@ -3,11 +3,11 @@
 //! `unet/config.json`.
 
 use candle_core::{D, DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, LayerNorm, Linear, VarBuilder};
+use candle_nn::{LayerNorm, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::layers::{
-    self, GroupNorm, attention, merge_heads, norm_silu, split_heads, timestep_features,
+    self, Conv2d, GroupNorm, attention, merge_heads, norm_silu, split_heads, timestep_features,
 };
 
 /// A number or one number per block, as diffusers configs write them.

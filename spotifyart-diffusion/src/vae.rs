@@ -3,10 +3,10 @@
 //! (`AutoencoderTiny`) for fast previews and slow CPUs.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Conv2d, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{self, GroupNorm, attention, merge_heads, norm_silu, split_heads};
+use crate::layers::{self, Conv2d, GroupNorm, attention, merge_heads, norm_silu, split_heads};
 use crate::unet::ResnetBlock;
 
 fn groups() -> usize {
