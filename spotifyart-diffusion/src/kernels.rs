@@ -291,10 +291,14 @@ impl CustomOp1 for GroupNormOp<'_> {
 /// so `weight.reshape(c_out, -1)` multiplies it directly with no weight
 /// re-layout. Each row is a shifted copy of one input plane, written
 /// sequentially.
+#[derive(Clone)]
 pub(crate) struct Im2Col {
     pub kernel: usize,
     pub stride: usize,
     pub padding: usize,
+    /// Output rows to unfold (a band of the image), so large images are
+    /// convolved a cache-sized band at a time.
+    pub rows: std::ops::Range<usize>,
 }
 
 impl Im2Col {
@@ -316,7 +320,9 @@ impl CustomOp1 for Im2Col {
         let src = contiguous(storage, layout, self.name())?;
         let (b, c, h, w) = layout.shape().dims4()?;
         let (k, s, pad) = (self.kernel, self.stride, self.padding);
-        let (oh, ow) = self.out_size(h, w);
+        let (full_h, ow) = self.out_size(h, w);
+        let band = self.rows.start.min(full_h)..self.rows.end.min(full_h);
+        let oh = band.len();
         let plane = oh * ow;
         let mut dst = vec![0f32; b * c * k * k * plane];
         // One task per (batch, input channel): k·k output rows each.
@@ -331,7 +337,7 @@ impl CustomOp1 for Im2Col {
                         let x_lo = pad.saturating_sub(kx).div_ceil(s);
                         let x_hi = ((w + pad).saturating_sub(kx)).div_ceil(s).min(ow);
                         for oy in 0..oh {
-                            let iy = (oy * s + ky) as isize - pad as isize;
+                            let iy = ((band.start + oy) * s + ky) as isize - pad as isize;
                             if iy < 0 || iy >= h as isize || x_lo >= x_hi {
                                 continue;
                             }
@@ -462,19 +468,31 @@ mod tests {
         ] {
             let x = Tensor::randn(0f32, 1., (2, 3, h, w), &dev)?;
             let wt = Tensor::randn(0f32, 1., (4, 3, k, k), &dev)?;
-            let op = Im2Col {
+            let theirs = x.conv2d(&wt, p, s, 1, 1)?;
+            let whole = Im2Col {
                 kernel: k,
                 stride: s,
                 padding: p,
+                rows: 0..usize::MAX,
             };
-            let (oh, ow) = op.out_size(h, w);
-            let cols = x.apply_op1_no_bwd(&op)?;
-            let ours = wt
-                .reshape((4, ()))?
-                .broadcast_matmul(&cols)?
-                .reshape((2, 4, oh, ow))?;
-            let theirs = x.conv2d(&wt, p, s, 1, 1)?;
-            assert!(max_diff(&ours, &theirs) < 1e-4, "{h}x{w} k{k} s{s} p{p}");
+            let (oh, ow) = whole.out_size(h, w);
+            // Whole, and in bands of 2 output rows.
+            for band in [oh, 2] {
+                let mut parts = Vec::new();
+                for start in (0..oh).step_by(band) {
+                    let op = Im2Col {
+                        rows: start..start + band,
+                        ..whole.clone()
+                    };
+                    let cols = x.apply_op1_no_bwd(&op)?;
+                    let n = cols.dim(2)? / ow;
+                    let part = wt.reshape((4, ()))?.broadcast_matmul(&cols)?;
+                    parts.push(part.reshape((2, 4, n, ow))?);
+                }
+                let ours = Tensor::cat(&parts, 2)?;
+                let d = max_diff(&ours, &theirs);
+                assert!(d < 1e-4, "{h}x{w} k{k} s{s} p{p} band {band}: {d}");
+            }
         }
         Ok(())
     }

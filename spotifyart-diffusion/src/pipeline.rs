@@ -25,7 +25,8 @@ use crate::weights::{self, WeightSource};
 /// How latents become pixels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Decoder {
-    /// Full VAE, tiled on CPUs and for large images (bounded memory).
+    /// Full VAE, in one piece up to 1024² on CPUs (512² on GPUs), in
+    /// tiles beyond.
     #[default]
     Auto,
     /// Full VAE in one pass.
@@ -265,6 +266,15 @@ impl Pipeline {
         })
     }
 
+    /// Largest latent area `Decoder::Auto` decodes in one piece.
+    fn whole_decode_limit(&self) -> usize {
+        if self.device.is_cpu() {
+            128 * 128
+        } else {
+            64 * 64
+        }
+    }
+
     /// The model this pipeline runs.
     pub fn spec(&self) -> &'static ModelSpec {
         self.spec
@@ -451,8 +461,11 @@ impl Pipeline {
         let decoder = match (self.decoder, &self.taesd) {
             (Decoder::Tiny, Some(_)) => Decoder::Tiny,
             (Decoder::Tiny, None) => return Err(Error::internal("TAESD was not loaded")),
-            (Decoder::Auto, _) if self.device.is_cpu() => Decoder::Tiled(DEFAULT_TILE),
-            (Decoder::Auto, _) if shape.2 * shape.3 > 96 * 96 => Decoder::Tiled(DEFAULT_TILE * 2),
+            // On CPUs convolutions run in bands, so a whole 1024² decode
+            // stays near 4 GB; GPUs decode whole up to 512².
+            (Decoder::Auto, _) if shape.2 * shape.3 > self.whole_decode_limit() => {
+                Decoder::Tiled(DEFAULT_TILE * 2)
+            }
             (Decoder::Auto, _) => Decoder::Full,
             (d, _) => d,
         };

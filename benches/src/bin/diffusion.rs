@@ -9,10 +9,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::de::DeserializeOwned;
 use spotifyart_core::{ArtRequest, GenerationContext};
 use spotifyart_diffusion::pipeline::{DEFAULT_TILE, TILE_OVERLAP};
 use spotifyart_diffusion::tokenizer::{ClipTokenizer, Padding};
+use spotifyart_diffusion::unet::{UNet, UNetConfig};
+use spotifyart_diffusion::vae::{TinyDecoder, TinyVaeConfig, VaeConfig, VaeDecoder};
 use spotifyart_diffusion::{Decoder, DeviceChoice, LoadOptions, Pipeline, WeightSource, spec};
 
 const PROMPT: &str = "a calm lake at dawn, watercolor";
@@ -48,6 +52,19 @@ fn max_diff(a: &Tensor, b: &Tensor) -> Res<(f32, f32)> {
     Ok((diff, scale))
 }
 
+/// One component of a diffusers folder, loaded alone so a case's peak
+/// memory is that component's (as on the diffusers side).
+fn component<C: DeserializeOwned>(
+    dir: &Path,
+    dev: &Device,
+    dtype: DType,
+) -> Res<(C, VarBuilder<'static>)> {
+    let config: C = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)?;
+    let weights =
+        candle_core::safetensors::load(dir.join("diffusion_pytorch_model.safetensors"), dev)?;
+    Ok((config, VarBuilder::from_tensors(weights, dtype, dev)))
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("ids") {
@@ -80,36 +97,49 @@ fn main() -> Res<()> {
         decoder,
         scheduler: None,
     };
-    let p = Pipeline::load(spec, &opts)?;
-    let dev = p.device().clone();
+    let dev = device.device()?;
+    let dtype = if dev.is_cpu() { DType::F32 } else { DType::F16 };
     let lat = size / 8;
     let mut extra = serde_json::Map::new();
     let seconds = match case.as_str() {
         "unet" => {
+            let (c, vb) = component::<UNetConfig>(&dir.join("unet"), &dev, dtype)?;
+            let unet = UNet::new(vb, &c)?;
             let batch = if model == "sd-1.5" { 2 } else { 1 };
-            let cross = p.unet().config().cross_attention_dim;
-            let x = Tensor::randn(0f32, 1., (batch, 4, lat, lat), &dev)?.to_dtype(p.dtype())?;
-            let ctx = Tensor::randn(0f32, 1., (batch, 77, cross), &dev)?.to_dtype(p.dtype())?;
+            let x = Tensor::randn(0f32, 1., (batch, 4, lat, lat), &dev)?.to_dtype(dtype)?;
+            let ctx = Tensor::randn(0f32, 1., (batch, 77, c.cross_attention_dim), &dev)?
+                .to_dtype(dtype)?;
             time(repeat, || {
-                p.unet()
-                    .forward(&x, 500.0, &ctx, None)?
-                    .to_device(&candle_core::Device::Cpu)?;
+                unet.forward(&x, 500.0, &ctx, None)?
+                    .to_device(&Device::Cpu)?;
                 Ok(())
             })?
         }
-        "vae" | "vae-tiled" | "taesd" => {
-            let z = Tensor::randn(0f32, 1., (1, 4, lat, lat), &dev)?;
+        "vae" | "vae-tiled" => {
+            let (c, vb) = component::<VaeConfig>(&dir.join("vae"), &dev, dtype)?;
+            let vae = VaeDecoder::new(vb, &c)?;
+            let z = Tensor::randn(0f32, 1., (1, 4, lat, lat), &dev)?.to_dtype(dtype)?;
             time(repeat, || {
-                let img = match case.as_str() {
-                    "vae" => p.vae().decode(&z)?,
-                    "vae-tiled" => p.vae().decode_tiled(&z, DEFAULT_TILE, TILE_OVERLAP)?,
-                    _ => p.taesd().ok_or("no TAESD")?.decode(&z)?,
+                let img = if case == "vae" {
+                    vae.decode(&z)?
+                } else {
+                    vae.decode_tiled(&z, DEFAULT_TILE, TILE_OVERLAP)?
                 };
-                img.to_device(&candle_core::Device::Cpu)?;
+                img.to_device(&Device::Cpu)?;
+                Ok(())
+            })?
+        }
+        "taesd" => {
+            let (c, vb) = component::<TinyVaeConfig>(&dir.join("taesd"), &dev, dtype)?;
+            let taesd = TinyDecoder::new(vb, &c)?;
+            let z = Tensor::randn(0f32, 1., (1, 4, lat, lat), &dev)?.to_dtype(dtype)?;
+            time(repeat, || {
+                taesd.decode(&z)?.to_device(&Device::Cpu)?;
                 Ok(())
             })?
         }
         "pipeline" => {
+            let p = Pipeline::load(spec, &opts)?;
             let r = ArtRequest {
                 prompt: PROMPT.into(),
                 negative_prompt: String::new(),
@@ -121,13 +151,14 @@ fn main() -> Res<()> {
                 model: model.clone(),
                 palette: vec![],
             };
-            extra.insert("decoder".into(), "auto (tiled on CPU)".into());
+            extra.insert("decoder".into(), "auto".into());
             time(repeat, || {
                 p.generate(&r, &GenerationContext::new())?;
                 Ok(())
             })?
         }
         "parity" => {
+            let p = Pipeline::load(spec, &opts)?;
             let t = candle_core::safetensors::load(dir.join("parity.safetensors"), &dev)?;
             let get = |k: &str| t.get(k).ok_or_else(|| format!("parity file lacks {k}"));
             let ids = get("ids")?.to_dtype(DType::U32)?;
