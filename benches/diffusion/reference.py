@@ -92,6 +92,50 @@ def setup(root):
         (d / "done").write_text("ok")
 
 
+def setup_xl(root):
+    """A tiny SDXL-shaped UNet (pooled-text and size conditioning, deeper
+    transformer stacks) and a CLIP encoder with projection, for parity."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    d = Path(root) / "tiny-xl"
+    if (d / "done").exists():
+        return
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, layers_per_block=2,
+        block_out_channels=[32, 64, 64], norm_num_groups=8,
+        down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+        up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+        attention_head_dim=[2, 4, 4], transformer_layers_per_block=[1, 2, 3],
+        cross_attention_dim=64, use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=32 + 6 * 8,
+    ).eval()
+    text = CLIPTextModelWithProjection(CLIPTextConfig(
+        vocab_size=49408, hidden_size=48, intermediate_size=96, num_hidden_layers=3,
+        num_attention_heads=4, max_position_embeddings=77, hidden_act="gelu",
+        projection_dim=32)).eval()
+    unet.save_pretrained(d / "unet")
+    text.save_pretrained(d / "text_encoder_2")
+    with torch.inference_mode():
+        g = torch.Generator().manual_seed(2)
+        t_ids = ids(0)
+        out = text(t_ids, output_hidden_states=True)
+        latents = torch.randn(2, 4, 24, 16, generator=g)
+        ctx = torch.randn(2, 77, 64, generator=g)
+        text_embeds = torch.randn(2, 32, generator=g)
+        time_ids = torch.tensor([[192.0, 128, 0, 0, 192, 128]] * 2)
+        unet_out = unet(latents, 500, encoder_hidden_states=ctx,
+                        added_cond_kwargs={"text_embeds": text_embeds, "time_ids": time_ids}).sample
+    save_file({
+        "ids": t_ids.to(torch.int64), "penultimate": out.hidden_states[-2].contiguous(),
+        "pooled": out.text_embeds.contiguous(), "latents": latents, "ctx": ctx,
+        "text_embeds": text_embeds, "time_ids": time_ids, "unet_out": unet_out,
+    }, str(d / "parity.safetensors"))
+    (d / "done").write_text("ok")
+
+
 def run(root, case, model, size, steps, repeat, device="cpu"):
     from diffusers import (AutoencoderKL, AutoencoderTiny, DDIMScheduler,
                            EulerAncestralDiscreteScheduler, StableDiffusionPipeline,
@@ -177,6 +221,7 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "setup":
         setup(sys.argv[2])
+        setup_xl(sys.argv[2])
     else:
         root, case, model, size, steps, repeat = sys.argv[2:8]
         device = sys.argv[8] if len(sys.argv) > 8 else "cpu"

@@ -11,7 +11,7 @@ if parity:
     print("parity (max |candle - PyTorch| / max |PyTorch|):")
     for r in parity:
         parts = []
-        for k in ("text_encoder", "unet", "vae", "taesd"):
+        for k in ("text_encoder", "text_encoder_2", "pooled", "unet", "vae", "taesd"):
             if k in r:
                 d = r[k]
                 parts.append(f"{k} {d['max_abs_diff']:.2e}/{d['max_abs_ref']:.2e}")

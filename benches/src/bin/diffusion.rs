@@ -65,6 +65,47 @@ fn component<C: DeserializeOwned>(
     Ok((config, VarBuilder::from_tensors(weights, dtype, dev)))
 }
 
+/// SDXL's extra paths (pooled text and size conditioning, deeper
+/// transformer stacks, the projected second encoder) against diffusers on
+/// a tiny SDXL-shaped model.
+fn parity_xl(root: &Path) -> Res<()> {
+    use spotifyart_diffusion::clip::{ClipConfig, ClipTextModel};
+    use spotifyart_diffusion::unet::AddedCond;
+    let dir = root.join("tiny-xl");
+    let dev = Device::Cpu;
+    let t = candle_core::safetensors::load(dir.join("parity.safetensors"), &dev)?;
+    let get = |k: &str| t.get(k).ok_or_else(|| format!("parity file lacks {k}"));
+    let (c, vb) = component::<UNetConfig>(&dir.join("unet"), &dev, DType::F32)?;
+    let unet = UNet::new(vb, &c)?;
+    let added = AddedCond {
+        text_embeds: get("text_embeds")?.clone(),
+        time_ids: get("time_ids")?.clone(),
+    };
+    let out = unet.forward(get("latents")?, 500.0, get("ctx")?, Some(&added))?;
+    let te = dir.join("text_encoder_2");
+    let config: ClipConfig =
+        serde_json::from_str(&std::fs::read_to_string(te.join("config.json"))?)?;
+    let weights = candle_core::safetensors::load(te.join("model.safetensors"), &dev)?;
+    let text = ClipTextModel::new(
+        VarBuilder::from_tensors(weights, DType::F32, &dev),
+        &config,
+        true,
+    )?;
+    let emb = text.forward(&get("ids")?.to_dtype(DType::U32)?)?;
+    let pooled = emb.pooled.ok_or("no pooled output")?;
+    let mut line = serde_json::json!({"impl": "candle", "case": "parity", "model": "tiny-xl"});
+    for (name, ours, theirs) in [
+        ("unet", &out, get("unet_out")?),
+        ("text_encoder_2", &emb.penultimate, get("penultimate")?),
+        ("pooled", &pooled, get("pooled")?),
+    ] {
+        let (d, s) = max_diff(ours, theirs)?;
+        line[name] = serde_json::json!({"max_abs_diff": d, "max_abs_ref": s});
+    }
+    println!("{line}");
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("ids") {
@@ -74,6 +115,11 @@ fn main() -> Res<()> {
         let end = ids.iter().position(|&i| i == 49407).unwrap_or(0) + 1;
         println!("{:?}", &ids[..end]);
         return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("parity-xl") {
+        return parity_xl(Path::new(
+            args.get(1).ok_or("usage: diffusion parity-xl ROOT")?,
+        ));
     }
     let [case, root, model, size, steps, repeat, rest @ ..] = args.as_slice() else {
         return Err("usage: diffusion CASE ROOT MODEL SIZE STEPS REPEAT [DEVICE]".into());
@@ -105,13 +151,25 @@ fn main() -> Res<()> {
         "unet" => {
             let (c, vb) = component::<UNetConfig>(&dir.join("unet"), &dev, dtype)?;
             let unet = UNet::new(vb, &c)?;
-            let batch = if model == "sd-1.5" { 2 } else { 1 };
-            let x = Tensor::randn(0f32, 1., (batch, 4, lat, lat), &dev)?.to_dtype(dtype)?;
-            let ctx = Tensor::randn(0f32, 1., (batch, 77, c.cross_attention_dim), &dev)?
+            // SD 1.5 runs with guidance (a batch of 2), the Turbos without;
+            // BENCH_BATCH overrides, to see how a step scales.
+            let batch = match std::env::var("BENCH_BATCH") {
+                Ok(b) => b.parse()?,
+                Err(_) if model == "sd-1.5" => 2,
+                Err(_) => 1,
+            };
+            // A guided step on a CPU is two passes of one, as the pipeline
+            // runs it (a batch of two is slower there); GPUs take the batch.
+            let (passes, per_pass) = if dev.is_cpu() { (batch, 1) } else { (1, batch) };
+            extra.insert("batch".into(), batch.into());
+            let x = Tensor::randn(0f32, 1., (per_pass, 4, lat, lat), &dev)?.to_dtype(dtype)?;
+            let ctx = Tensor::randn(0f32, 1., (per_pass, 77, c.cross_attention_dim), &dev)?
                 .to_dtype(dtype)?;
             time(repeat, || {
-                unet.forward(&x, 500.0, &ctx, None)?
-                    .to_device(&Device::Cpu)?;
+                for _ in 0..passes {
+                    unet.forward(&x, 500.0, &ctx, None)?
+                        .to_device(&Device::Cpu)?;
+                }
                 Ok(())
             })?
         }
