@@ -299,6 +299,9 @@ pub(crate) struct Im2Col {
     /// Output rows to unfold (a band of the image), so large images are
     /// convolved a cache-sized band at a time.
     pub rows: std::ops::Range<usize>,
+    /// Appends a row of ones, so a bias stored as the weights' last
+    /// column is added by the matrix product itself.
+    pub ones: bool,
 }
 
 impl Im2Col {
@@ -324,38 +327,44 @@ impl CustomOp1 for Im2Col {
         let band = self.rows.start.min(full_h)..self.rows.end.min(full_h);
         let oh = band.len();
         let plane = oh * ow;
-        let mut dst = vec![0f32; b * c * k * k * plane];
-        // One task per (batch, input channel): k·k output rows each.
-        dst.par_chunks_mut(k * k * plane)
-            .enumerate()
-            .for_each(|(bc, rows)| {
-                let input = &src[bc * h * w..(bc + 1) * h * w];
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let row = &mut rows[(ky * k + kx) * plane..(ky * k + kx + 1) * plane];
-                        // Output columns whose input column is inside the image.
-                        let x_lo = pad.saturating_sub(kx).div_ceil(s);
-                        let x_hi = ((w + pad).saturating_sub(kx)).div_ceil(s).min(ow);
-                        for oy in 0..oh {
-                            let iy = ((band.start + oy) * s + ky) as isize - pad as isize;
-                            if iy < 0 || iy >= h as isize || x_lo >= x_hi {
-                                continue;
-                            }
-                            let in_row = &input[iy as usize * w..(iy as usize + 1) * w];
-                            let out = &mut row[oy * ow + x_lo..oy * ow + x_hi];
-                            let ix0 = x_lo * s + kx - pad;
-                            if s == 1 {
-                                out.copy_from_slice(&in_row[ix0..ix0 + out.len()]);
-                            } else {
-                                for (j, o) in out.iter_mut().enumerate() {
-                                    *o = in_row[ix0 + j * s];
+        let rows_out = c * k * k + usize::from(self.ones);
+        let mut dst = vec![0f32; b * rows_out * plane];
+        for (bi, batch) in dst.chunks_mut(rows_out * plane).enumerate() {
+            let (body, ones) = batch.split_at_mut(c * k * k * plane);
+            ones.fill(1.0);
+            // One task per input channel: k·k output rows each.
+            body.par_chunks_mut(k * k * plane)
+                .enumerate()
+                .for_each(|(ci, rows)| {
+                    let bc = bi * c + ci;
+                    let input = &src[bc * h * w..(bc + 1) * h * w];
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let row = &mut rows[(ky * k + kx) * plane..(ky * k + kx + 1) * plane];
+                            // Output columns whose input column is inside the image.
+                            let x_lo = pad.saturating_sub(kx).div_ceil(s);
+                            let x_hi = ((w + pad).saturating_sub(kx)).div_ceil(s).min(ow);
+                            for oy in 0..oh {
+                                let iy = ((band.start + oy) * s + ky) as isize - pad as isize;
+                                if iy < 0 || iy >= h as isize || x_lo >= x_hi {
+                                    continue;
+                                }
+                                let in_row = &input[iy as usize * w..(iy as usize + 1) * w];
+                                let out = &mut row[oy * ow + x_lo..oy * ow + x_hi];
+                                let ix0 = x_lo * s + kx - pad;
+                                if s == 1 {
+                                    out.copy_from_slice(&in_row[ix0..ix0 + out.len()]);
+                                } else {
+                                    for (j, o) in out.iter_mut().enumerate() {
+                                        *o = in_row[ix0 + j * s];
+                                    }
                                 }
                             }
                         }
                     }
-                }
-            });
-        Ok((CpuStorage::F32(dst), Shape::from((b, c * k * k, plane))))
+                });
+        }
+        Ok((CpuStorage::F32(dst), Shape::from((b, rows_out, plane))))
     }
 }
 
@@ -474,6 +483,7 @@ mod tests {
                 stride: s,
                 padding: p,
                 rows: 0..usize::MAX,
+                ones: false,
             };
             let (oh, ow) = whole.out_size(h, w);
             // Whole, and in bands of 2 output rows.
@@ -493,6 +503,18 @@ mod tests {
                 let d = max_diff(&ours, &theirs);
                 assert!(d < 1e-4, "{h}x{w} k{k} s{s} p{p} band {band}: {d}");
             }
+            // A bias as the weights' last column, against a row of ones.
+            let bias = Tensor::randn(0f32, 1., (4, 1), &dev)?;
+            let with_bias = Tensor::cat(&[&wt.reshape((4, ()))?, &bias], 1)?;
+            let op = Im2Col {
+                ones: true,
+                ..whole.clone()
+            };
+            let ours = with_bias
+                .broadcast_matmul(&x.apply_op1_no_bwd(&op)?)?
+                .reshape((2, 4, oh, ow))?;
+            let want = theirs.broadcast_add(&bias.reshape((1, 4, 1, 1))?)?;
+            assert!(max_diff(&ours, &want) < 1e-4, "bias {h}x{w} k{k} s{s} p{p}");
         }
         Ok(())
     }

@@ -12,6 +12,8 @@ use crate::kernels;
 /// (512 MiB); slicing the queries keeps it at 4 MiB, measured no slower
 /// than 32 MiB slices (each slice is still a large matrix product).
 const MAX_SCORES: usize = 1 << 20;
+/// Fewest queries per attention product.
+const MIN_ROWS: usize = 64;
 
 /// A 2-D convolution. On CPUs it unfolds the input ([`kernels::Im2Col`])
 /// and runs one matrix product against the weights as stored; candle's
@@ -19,7 +21,8 @@ const MAX_SCORES: usize = 1 << 20;
 #[derive(Debug)]
 pub(crate) struct Conv2d {
     inner: candle_nn::Conv2d,
-    /// `(c_out, c_in·k·k)` view of the weights.
+    /// `(c_out, c_in·k·k)` view of the weights, with the bias appended as
+    /// a last column for convolutions that unfold (see `Im2Col::ones`).
     flat: Tensor,
     /// `(c_out, 1)` bias.
     bias: Option<Tensor>,
@@ -34,19 +37,20 @@ impl Module for Conv2d {
         }
         let (b, cin, h, w) = xs.dims4()?;
         let cout = self.flat.dim(0)?;
-        let bias = |ys: Tensor| match &self.bias {
-            Some(bias) => ys.broadcast_add(bias),
-            None => Ok(ys),
-        };
         if self.kernel == 1 && self.stride == 1 {
             let ys = self.flat.broadcast_matmul(&xs.reshape((b, cin, h * w))?)?;
-            return bias(ys)?.reshape((b, cout, h, w));
+            let ys = match &self.bias {
+                Some(bias) => ys.broadcast_add(bias)?,
+                None => ys,
+            };
+            return ys.reshape((b, cout, h, w));
         }
         let whole = kernels::Im2Col {
             kernel: self.kernel,
             stride: self.stride,
             padding: self.kernel / 2,
             rows: 0..usize::MAX,
+            ones: self.bias.is_some(),
         };
         let (oh, ow) = whole.out_size(h, w);
         // Bands of output rows whose unfolded columns stay under CONV_BAND.
@@ -61,7 +65,7 @@ impl Module for Conv2d {
                 ..whole.clone()
             };
             let cols = xs.apply_op1_no_bwd(&op)?;
-            let ys = bias(self.flat.broadcast_matmul(&cols)?)?;
+            let ys = self.flat.broadcast_matmul(&cols)?;
             parts.push(ys.reshape((b, cout, rows, ow))?);
         }
         if parts.len() == 1 {
@@ -95,9 +99,15 @@ pub(crate) fn conv2d(
     } else {
         candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)?
     };
+    let flat = inner.weight().reshape((cout, ()))?;
+    let bias = inner.bias().map(|b| b.reshape((cout, 1))).transpose()?;
+    let flat = match (&bias, kernel == 1 && stride == 1) {
+        (Some(bias), false) => Tensor::cat(&[&flat, bias], 1)?,
+        _ => flat,
+    };
     Ok(Conv2d {
-        flat: inner.weight().reshape((cout, ()))?,
-        bias: inner.bias().map(|b| b.reshape((cout, 1))).transpose()?,
+        flat,
+        bias,
         inner,
         kernel,
         stride,
@@ -223,28 +233,45 @@ pub(crate) fn attention(
     let q = (q.flatten(0, 1)? * scale)?;
     let kt = k.flatten(0, 1)?.t()?.contiguous()?;
     let v = v.flatten(0, 1)?.contiguous()?;
-    let chunk = (MAX_SCORES / (b * h * m).max(1)).clamp(1, n);
-    let mut outs = Vec::with_capacity(n.div_ceil(chunk));
-    let mut start = 0;
-    while start < n {
-        let len = chunk.min(n - start);
-        let qs = q.narrow(1, start, len)?.contiguous()?;
-        let mut scores = qs.matmul(&kt)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(&mask.narrow(D::Minus2, start, len)?)?;
+    // Slices of `rows` queries for `group` heads at a time: at least
+    // MIN_ROWS queries per product so each one is a real matrix product,
+    // fewer heads per slice when that would pass MAX_SCORES.
+    let bh = b * h;
+    let rows = (MAX_SCORES / (bh * m).max(1)).max(MIN_ROWS).min(n);
+    let group = (MAX_SCORES / (rows * m).max(1)).clamp(1, bh);
+    let mut groups = Vec::with_capacity(bh.div_ceil(group));
+    for g0 in (0..bh).step_by(group) {
+        let gl = group.min(bh - g0);
+        let (qg, ktg, vg) = (
+            q.narrow(0, g0, gl)?,
+            kt.narrow(0, g0, gl)?,
+            v.narrow(0, g0, gl)?,
+        );
+        let mut outs = Vec::with_capacity(n.div_ceil(rows));
+        for start in (0..n).step_by(rows) {
+            let len = rows.min(n - start);
+            let qs = qg.narrow(1, start, len)?.contiguous()?;
+            let mut scores = qs.matmul(&ktg)?;
+            if let Some(mask) = mask {
+                scores = scores.broadcast_add(&mask.narrow(D::Minus2, start, len)?)?;
+            }
+            let probs = if dtype == DType::F32 {
+                softmax_scores(scores)?
+            } else {
+                softmax_scores(scores.to_dtype(DType::F32)?)?.to_dtype(dtype)?
+            };
+            outs.push(probs.matmul(&vg)?);
         }
-        let probs = if dtype == DType::F32 {
-            softmax_scores(scores)?
+        groups.push(if outs.len() == 1 {
+            outs.remove(0)
         } else {
-            softmax_scores(scores.to_dtype(DType::F32)?)?.to_dtype(dtype)?
-        };
-        outs.push(probs.matmul(&v)?);
-        start += len;
+            Tensor::cat(&outs, 1)?
+        });
     }
-    let out = if outs.len() == 1 {
-        outs.pop().expect("one chunk")
+    let out = if groups.len() == 1 {
+        groups.remove(0)
     } else {
-        Tensor::cat(&outs, 1)?
+        Tensor::cat(&groups, 0)?
     };
     out.reshape((b, h, n, d))
 }
