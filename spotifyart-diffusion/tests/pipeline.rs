@@ -266,14 +266,7 @@ fn requests_are_validated_against_the_model() {
 #[test]
 fn missing_weights_name_the_files_and_the_fetch_command() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = LoadOptions {
-        weights: WeightSource {
-            model_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        },
-        ..cpu()
-    };
-    let g = DiffusionGenerator::new(Some("sd-turbo"), opts).unwrap();
+    let g = DiffusionGenerator::new(Some("sd-turbo"), from_dir(dir.path())).unwrap();
     let e = g
         .generate(&request("sd-turbo", 1), &GenerationContext::new())
         .unwrap_err()
@@ -368,14 +361,7 @@ fn loads_a_diffusers_folder_with_f16_weights_and_its_configs() {
         Some(serde_json::to_value(&vae).unwrap()),
         |vb| VaeDecoder::new(vb, &vae).map(drop),
     );
-    let opts = LoadOptions {
-        weights: WeightSource {
-            model_dir: Some(root.path().to_path_buf()),
-            ..Default::default()
-        },
-        ..cpu()
-    };
-    let g = DiffusionGenerator::new(Some("sd-1.5"), opts).unwrap();
+    let g = DiffusionGenerator::new(Some("sd-1.5"), from_dir(root.path())).unwrap();
     let r = ArtRequest {
         guidance: 7.5,
         ..request("sd-1.5", 4)
@@ -392,13 +378,14 @@ fn loads_a_diffusers_folder_with_f16_weights_and_its_configs() {
     let mut wrong = serde_json::to_value(&unet).unwrap();
     wrong["block_out_channels"] = serde_json::json!([32, 64]);
     std::fs::write(root.path().join("unet/config.json"), wrong.to_string()).unwrap();
-    let g = DiffusionGenerator::new(Some("sd-1.5"), g_opts(root.path())).unwrap();
+    let g = DiffusionGenerator::new(Some("sd-1.5"), from_dir(root.path())).unwrap();
     let e = g.generate(&r, &GenerationContext::new()).unwrap_err();
     assert!(matches!(e, Error::Model { .. }), "{e}");
     assert!(e.to_string().contains("UNet weights do not fit"), "{e}");
 }
 
-fn g_opts(dir: &Path) -> LoadOptions {
+/// CPU, weights from `dir` only.
+fn from_dir(dir: &Path) -> LoadOptions {
     LoadOptions {
         weights: WeightSource {
             model_dir: Some(dir.to_path_buf()),
