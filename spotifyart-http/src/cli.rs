@@ -144,7 +144,8 @@ pub struct DiffusionArgs {
     /// Face cache, downloaded on first use when online.
     #[arg(long, env = "SPOTIFYART_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Device: auto (CUDA, then Metal, then CPU), cpu, cuda[:N], metal[:N].
+    /// Device: auto (CUDA, then Metal, then CPU), cpu, cuda or cuda:N, metal
+    /// or metal:N.
     #[arg(long, env = "SPOTIFYART_DEVICE", default_value = "auto")]
     pub device: spotifyart_diffusion::DeviceChoice,
     /// Sampler (default: the model's own): ddim, ddpm, euler,
