@@ -394,3 +394,47 @@ fn from_dir(dir: &Path) -> LoadOptions {
         ..cpu()
     }
 }
+
+/// Guided steps run as one batch of two on GPUs and two passes of one on
+/// CPUs; both must give the same noise prediction.
+#[test]
+fn a_batch_of_two_equals_two_passes_of_one() {
+    use spotifyart_diffusion::unet::AddedCond;
+    let p = tiny("tiny-xl", &cpu());
+    let dev = Device::Cpu;
+    let x = Tensor::randn(0f32, 1., (2, 4, 6, 8), &dev).unwrap();
+    let ctx = Tensor::randn(0f32, 1., (2, 77, 32), &dev).unwrap();
+    let added = AddedCond {
+        text_embeds: Tensor::randn(0f32, 1., (2, 16), &dev).unwrap(),
+        time_ids: Tensor::new(
+            &[[48f32, 64., 0., 0., 48., 64.], [48., 64., 0., 0., 48., 64.]],
+            &dev,
+        )
+        .unwrap(),
+    };
+    let both = p.unet().forward(&x, 321.0, &ctx, Some(&added)).unwrap();
+    for i in 0..2 {
+        let one = AddedCond {
+            text_embeds: added.text_embeds.narrow(0, i, 1).unwrap(),
+            time_ids: added.time_ids.narrow(0, i, 1).unwrap(),
+        };
+        let single = p
+            .unet()
+            .forward(
+                &x.narrow(0, i, 1).unwrap(),
+                321.0,
+                &ctx.narrow(0, i, 1).unwrap(),
+                Some(&one),
+            )
+            .unwrap();
+        let diff = (both.narrow(0, i, 1).unwrap() - single)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-4, "item {i}: {diff}");
+    }
+}
