@@ -86,6 +86,9 @@ pub struct WeightSource {
     /// The Hugging Face cache folder; `HF_HOME`/`HF_HUB_CACHE` or
     /// `~/.cache/huggingface/hub` when unset.
     pub cache_dir: Option<PathBuf>,
+    /// The Hub (or a mirror) to download from; `HF_ENDPOINT` or
+    /// `https://huggingface.co` when unset.
+    pub endpoint: Option<String>,
 }
 
 /// Files found for a repository: role → path, `None` for absent optional ones.
@@ -132,10 +135,16 @@ pub fn resolve(
     };
     let mut hub_down = false;
     let api = if model_dir.is_none() && source.download && !offline() && !repo.is_empty() {
-        match hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
-            .with_progress(source.progress)
-            .build()
+        let mut builder =
+            hf_hub::api::sync::ApiBuilder::from_cache(cache.clone()).with_progress(source.progress);
+        if let Some(endpoint) = source
+            .endpoint
+            .clone()
+            .or_else(|| std::env::var("HF_ENDPOINT").ok())
         {
+            builder = builder.with_endpoint(endpoint);
+        }
+        match builder.build() {
             Ok(api) => Some(api),
             Err(e) => {
                 download_errors.push(format!("cannot reach the Hugging Face Hub: {e}"));

@@ -438,3 +438,147 @@ fn a_batch_of_two_equals_two_passes_of_one() {
         assert!(diff < 1e-4, "item {i}: {diff}");
     }
 }
+
+/// A local stand-in for the Hugging Face Hub: serves files under
+/// `/{repo}/resolve/main/{path}` the way hf-hub asks for them (a one-byte
+/// range for the size, etag and commit headers, then the rest), 404
+/// otherwise. Returns its address and a request counter.
+fn fake_hub(repo: &str, files: HashMap<String, Vec<u8>>) -> (String, Arc<AtomicU32>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let prefix = format!("/{repo}/resolve/main/");
+    let count = Arc::new(AtomicU32::new(0));
+    let counter = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line);
+            }
+            let path = head
+                .first()
+                .and_then(|l| l.split(' ').nth(1))
+                .unwrap_or("")
+                .to_string();
+            let from: usize = head
+                .iter()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("range: bytes=")
+                        .map(str::to_string)
+                })
+                .and_then(|r| r.trim().split('-').next().and_then(|s| s.parse().ok()))
+                .unwrap_or(0);
+            let mut out = stream;
+            let file = path.strip_prefix(&prefix).and_then(|f| files.get(f));
+            let Some(body) = file else {
+                let _ = out.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let one_byte = head
+                .iter()
+                .any(|l| l.to_ascii_lowercase().starts_with("range: bytes=0-0"));
+            let end = if one_byte {
+                1.min(body.len())
+            } else {
+                body.len()
+            };
+            let part = &body[from.min(end)..end];
+            let header = format!(
+                "HTTP/1.1 206 Partial Content\r\ncontent-length: {}\r\ncontent-range: bytes {}-{}/{}\r\n\
+                 etag: \"{:x}\"\r\nx-repo-commit: 0123456789abcdef\r\nconnection: close\r\n\r\n",
+                part.len(),
+                from,
+                end.saturating_sub(1),
+                body.len(),
+                body.len() * 31 + path.len()
+            );
+            let _ = out.write_all(header.as_bytes());
+            let _ = out.write_all(part);
+        }
+    });
+    (addr, count)
+}
+
+/// The download path end to end: missing files come from the Hub (the
+/// `.fp16` variant when there is one, the plain file when it 404s) into
+/// the cache, and the next load reads the cache without asking again.
+#[test]
+fn weights_download_into_the_cache_then_load_from_it() {
+    let staging = tempfile::tempdir().unwrap();
+    let (clip, _, unet, vae) = spec("tiny").unwrap().default_configs();
+    let text_cfg = serde_json::to_value(&clip).unwrap();
+    let unet_cfg = serde_json::to_value(&unet).unwrap();
+    let vae_cfg = serde_json::to_value(&vae).unwrap();
+    write_component(
+        staging.path(),
+        "text_encoder",
+        "model.safetensors",
+        Some(text_cfg),
+        |vb| ClipTextModel::new(vb, &clip, false).map(drop),
+    );
+    write_component(
+        staging.path(),
+        "unet",
+        "diffusion_pytorch_model.fp16.safetensors",
+        Some(unet_cfg),
+        |vb| UNet::new(vb, &unet).map(drop),
+    );
+    write_component(
+        staging.path(),
+        "vae",
+        "diffusion_pytorch_model.fp16.safetensors",
+        Some(vae_cfg),
+        |vb| VaeDecoder::new(vb, &vae).map(drop),
+    );
+    let mut files = HashMap::new();
+    for f in [
+        "text_encoder/model.safetensors",
+        "text_encoder/config.json",
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "unet/config.json",
+        "vae/diffusion_pytorch_model.fp16.safetensors",
+        "vae/config.json",
+    ] {
+        files.insert(
+            f.to_string(),
+            std::fs::read(staging.path().join(f)).unwrap(),
+        );
+    }
+    let (endpoint, requests) = fake_hub("stabilityai/sd-turbo", files);
+    let cache = tempfile::tempdir().unwrap();
+    let opts = |download: bool| LoadOptions {
+        weights: WeightSource {
+            download,
+            cache_dir: Some(cache.path().to_path_buf()),
+            endpoint: Some(endpoint.clone()),
+            ..Default::default()
+        },
+        ..cpu()
+    };
+    let r = ArtRequest {
+        model: "sd-turbo".into(),
+        steps: 1,
+        ..request("sd-turbo", 3)
+    };
+    let g = DiffusionGenerator::new(Some("sd-turbo"), opts(true)).unwrap();
+    let first = g.generate(&r, &GenerationContext::new()).unwrap();
+    decode(&first.png, 64, 48);
+    let asked = requests.load(Ordering::SeqCst);
+    assert!(asked >= 6, "only {asked} requests");
+
+    // From the cache alone: downloads off, nothing asked, same picture.
+    let g = DiffusionGenerator::new(Some("sd-turbo"), opts(false)).unwrap();
+    let again = g.generate(&r, &GenerationContext::new()).unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), asked);
+    assert!(again.png == first.png);
+}

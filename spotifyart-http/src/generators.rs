@@ -20,6 +20,7 @@ pub fn image_generator(args: &DiffusionArgs) -> Result<Arc<dyn ImageGenerator>> 
             download: !args.offline,
             progress: std::io::stderr().is_terminal(),
             cache_dir: None,
+            endpoint: None,
         },
         device: args.device,
         decoder: args.decoder,
