@@ -19,42 +19,60 @@ const MIN_ROWS: usize = 64;
 /// and runs one matrix product against the weights as stored; candle's
 /// own CPU convolution re-lays out input and weights on every call.
 #[derive(Debug)]
-pub(crate) struct Conv2d {
-    inner: candle_nn::Conv2d,
-    /// `(c_out, c_in·k·k)` view of the weights, with the bias appended as
-    /// a last column for convolutions that unfold (see `Im2Col::ones`).
-    flat: Tensor,
-    /// `(c_out, 1)` bias.
-    bias: Option<Tensor>,
-    kernel: usize,
-    stride: usize,
+pub(crate) enum Conv2d {
+    /// candle's convolution: GPUs, and dtypes the CPU path does not take.
+    Candle(candle_nn::Conv2d),
+    /// Unfold and multiply (CPU, f32). Holds only this form of the
+    /// weights, so they are in memory once.
+    Unfold {
+        /// `(c_out, c_in·k·k)` weights, with the bias appended as a last
+        /// column for convolutions that unfold (see `Im2Col::ones`).
+        flat: Tensor,
+        /// `(c_out, 1)` bias.
+        bias: Option<Tensor>,
+        kernel: usize,
+        stride: usize,
+    },
 }
 
 impl Module for Conv2d {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (flat, bias, kernel, stride) = match self {
+            Self::Candle(c) => return c.forward(xs),
+            Self::Unfold {
+                flat,
+                bias,
+                kernel,
+                stride,
+            } => (flat, bias, *kernel, *stride),
+        };
         if !kernels::applies(xs) {
-            return self.inner.forward(xs);
+            candle_core::bail!(
+                "convolution weights are f32 on the CPU, input is {:?} on {:?}",
+                xs.dtype(),
+                xs.device()
+            )
         }
         let (b, cin, h, w) = xs.dims4()?;
-        let cout = self.flat.dim(0)?;
-        if self.kernel == 1 && self.stride == 1 {
-            let ys = self.flat.broadcast_matmul(&xs.reshape((b, cin, h * w))?)?;
-            let ys = match &self.bias {
+        let cout = flat.dim(0)?;
+        if kernel == 1 && stride == 1 {
+            let ys = flat.broadcast_matmul(&xs.reshape((b, cin, h * w))?)?;
+            let ys = match bias {
                 Some(bias) => ys.broadcast_add(bias)?,
                 None => ys,
             };
             return ys.reshape((b, cout, h, w));
         }
         let whole = kernels::Im2Col {
-            kernel: self.kernel,
-            stride: self.stride,
-            padding: self.kernel / 2,
+            kernel,
+            stride,
+            padding: kernel / 2,
             rows: 0..usize::MAX,
-            ones: self.bias.is_some(),
+            ones: bias.is_some(),
         };
         let (oh, ow) = whole.out_size(h, w);
         // Bands of output rows whose unfolded columns stay under CONV_BAND.
-        let k = cin * self.kernel * self.kernel;
+        let k = cin * kernel * kernel;
         let band = (CONV_BAND / (k * ow).max(1)).clamp(1, oh);
         let xs = xs.contiguous()?;
         let mut parts = Vec::with_capacity(oh.div_ceil(band));
@@ -65,7 +83,7 @@ impl Module for Conv2d {
                 ..whole.clone()
             };
             let cols = xs.apply_op1_no_bwd(&op)?;
-            let ys = self.flat.broadcast_matmul(&cols)?;
+            let ys = flat.broadcast_matmul(&cols)?;
             parts.push(ys.reshape((b, cout, rows, ow))?);
         }
         if parts.len() == 1 {
@@ -99,16 +117,18 @@ pub(crate) fn conv2d(
     } else {
         candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)?
     };
+    if !kernels::applies(inner.weight()) {
+        return Ok(Conv2d::Candle(inner));
+    }
     let flat = inner.weight().reshape((cout, ()))?;
     let bias = inner.bias().map(|b| b.reshape((cout, 1))).transpose()?;
     let flat = match (&bias, kernel == 1 && stride == 1) {
         (Some(bias), false) => Tensor::cat(&[&flat, bias], 1)?,
         _ => flat,
     };
-    Ok(Conv2d {
+    Ok(Conv2d::Unfold {
         flat,
         bias,
-        inner,
         kernel,
         stride,
     })
