@@ -249,6 +249,15 @@ pub(crate) fn attention(
     let (b, h, n, d) = q.dims4()?;
     let m = k.dim(2)?;
     let scale = 1.0 / (d as f64).sqrt();
+    if mask.is_none() && kernels::applies(q) {
+        let out = kernels::attention(
+            &q.flatten(0, 1)?,
+            &k.flatten(0, 1)?,
+            &v.flatten(0, 1)?,
+            scale as f32,
+        )?;
+        return out.reshape((b, h, n, d));
+    }
     let dtype = q.dtype();
     let q = (q.flatten(0, 1)? * scale)?;
     let kt = k.flatten(0, 1)?.t()?.contiguous()?;
