@@ -34,6 +34,7 @@
 
 pub mod clip;
 pub mod device;
+pub mod embedding;
 mod flash;
 pub mod generator;
 mod kernels;
@@ -47,6 +48,7 @@ pub mod vae;
 pub mod weights;
 
 pub use device::DeviceChoice;
+pub use embedding::{EmbeddingModel, MoodHead, TextEncoder};
 pub use generator::DiffusionGenerator;
 pub use models::{ModelSpec, spec, specs};
 pub use pipeline::{Decoder, LoadOptions, Pipeline};

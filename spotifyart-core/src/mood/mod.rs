@@ -10,6 +10,8 @@ mod auto;
 mod behaviour;
 pub mod circumplex;
 mod features;
+mod genres;
+pub mod knowledge;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub use auto::{AutoModel, Member};
 pub use behaviour::BehaviourModel;
 pub use circumplex::{MoodLabel, Rgb, Swatch};
 pub use features::FeaturesModel;
+pub use genres::GenreModel;
+pub use knowledge::Knowledge;
 
 use crate::profile::{ListeningProfile, Signal, TimeRange};
 use crate::{Error, Result};
@@ -188,6 +192,7 @@ pub fn model_by_name(name: &str) -> Result<Arc<dyn MoodModel>> {
     match name {
         "auto" => Ok(Arc::new(AutoModel::default())),
         "features" => Ok(Arc::new(FeaturesModel)),
+        "genres" => Ok(Arc::new(GenreModel::default())),
         "behaviour" | "behavior" => Ok(Arc::new(BehaviourModel)),
         other => Err(Error::invalid(format!(
             "unknown mood model {other:?}; available: {}",
@@ -197,7 +202,7 @@ pub fn model_by_name(name: &str) -> Result<Arc<dyn MoodModel>> {
 }
 
 /// Names accepted by [`model_by_name`].
-pub const MODEL_NAMES: [&str; 3] = ["auto", "features", "behaviour"];
+pub const MODEL_NAMES: [&str; 4] = ["auto", "features", "genres", "behaviour"];
 
 #[cfg(test)]
 mod tests {
@@ -235,6 +240,6 @@ mod tests {
     #[test]
     fn unknown_model_name_lists_the_known_ones() {
         let err = model_by_name("magic").unwrap_err().to_string();
-        assert!(err.contains("auto, features, behaviour"), "{err}");
+        assert!(err.contains("auto, features, genres, behaviour"), "{err}");
     }
 }
