@@ -136,8 +136,10 @@ fn disjoint_tastes_score_low() {
         }
         let m = engine.match_profiles(&a, &b).unwrap();
         assert!(m.shared_artists.is_empty());
+        // With nothing shared only the mood can score: at most
+        // mood_weight / (artists_weight + mood_weight) = 0.3 / 0.8.
         assert!(
-            m.score <= 30,
+            m.score <= 37,
             "disjoint scored {}: {}",
             m.score,
             m.explanation()

@@ -5,7 +5,11 @@
 //! (data_w_genres.csv; see docs/models.md). Columns: valence, energy,
 //! danceability, tempo, mode, acousticness, loudness.
 
-use spotifyart_core::mood::{AutoModel, BehaviourModel, FeaturesModel, MoodLabel, model_by_name};
+use std::sync::Arc;
+
+use spotifyart_core::mood::{
+    AutoModel, BehaviourModel, FeaturesModel, Member, MoodLabel, model_by_name, reliability,
+};
 use spotifyart_core::profile::{AudioFeatures, Behaviour, Signal, TrackStat};
 use spotifyart_core::{ListeningProfile, MoodModel, read_export};
 
@@ -377,7 +381,19 @@ fn behaviour_on_the_sample_exports() {
 
 #[test]
 fn auto_uses_every_available_signal() {
-    let auto = AutoModel::default();
+    // The combination rule with features and behaviour alone: the default
+    // also has the genre tables, which know these artists' names (its
+    // signal combinations are tested in the crate's unit tests).
+    let auto = AutoModel::new(vec![
+        Member {
+            model: Arc::new(FeaturesModel),
+            reliability: reliability::FEATURES,
+        },
+        Member {
+            model: Arc::new(BehaviourModel),
+            reliability: reliability::BEHAVIOUR,
+        },
+    ]);
     // Features only.
     let features_only = artist_profile(0, 10);
     let f = auto.mood(&features_only).unwrap();

@@ -28,6 +28,12 @@ pub struct Cli {
     )]
     pub database_url: Option<String>,
 
+    /// Folder with the embedding mood model (all-MiniLM-L6-v2:
+    /// config.json, model.safetensors, tokenizer.json) [default: the
+    /// Hugging Face cache; `--mood-model embedding` downloads it there]
+    #[arg(long, global = true, env = "SPOTIFYART_EMBEDDING_MODEL_DIR")]
+    pub embedding_model_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -167,6 +173,10 @@ pub enum MoodModelArg {
     Auto,
     /// Spotify audio features (valence, energy, ...).
     Features,
+    /// Artist and genre tables: needs only artist names.
+    Genres,
+    /// Text embeddings of track, album and artist names (all-MiniLM-L6-v2).
+    Embedding,
     /// Listening behaviour: time of day, skips, repeats.
     Behaviour,
 }
@@ -176,6 +186,8 @@ impl MoodModelArg {
         match self {
             MoodModelArg::Auto => "auto",
             MoodModelArg::Features => "features",
+            MoodModelArg::Genres => "genres",
+            MoodModelArg::Embedding => "embedding",
             MoodModelArg::Behaviour => "behaviour",
         }
     }
@@ -242,7 +254,10 @@ mod tests {
     fn mood_model_names_match_core() {
         use clap::ValueEnum;
         for v in super::MoodModelArg::value_variants() {
-            spotifyart_core::mood::model_by_name(v.name()).unwrap();
+            // The embedding model is assembled by crate::moods.
+            if !matches!(v, super::MoodModelArg::Embedding) {
+                spotifyart_core::mood::model_by_name(v.name()).unwrap();
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::cli::{Cli, Command, MoodModelArg};
 
 pub async fn run(cli: Cli) -> Result<()> {
     let database_url = cli.database_url.clone();
+    let embedding_dir = cli.embedding_model_dir.clone();
     match cli.command {
         Command::Profile { input } => {
             let profile = load(&input, &database_url).await?;
@@ -27,7 +28,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             mood_model,
             time_range,
         } => {
-            let engine = engine(mood_model, Arc::new(InMemoryStore::new()))?;
+            let engine = engine(
+                mood_model,
+                embedding_dir.as_deref(),
+                Arc::new(InMemoryStore::new()),
+            )?;
             let mut profile = load(&input, &database_url).await?;
             if let Some(range) = time_range {
                 profile = profile.only(range.into());
@@ -36,7 +41,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             print_json(&mood)
         }
         Command::Match { a, b, mood_model } => {
-            let engine = engine(mood_model, Arc::new(InMemoryStore::new()))?;
+            let engine = engine(
+                mood_model,
+                embedding_dir.as_deref(),
+                Arc::new(InMemoryStore::new()),
+            )?;
             let (pa, pb) = (
                 load(&a, &database_url).await?,
                 load(&b, &database_url).await?,
@@ -70,7 +79,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             let store = open_database(database_url.clone()).await?.into_store();
             let engine = Engine::builder()
-                .mood_model(spotifyart_core::mood::model_by_name(mood_model.name())?)
+                .mood_model(crate::moods::mood_model(
+                    mood_model,
+                    embedding_dir.as_deref(),
+                )?)
                 .store(store)
                 .generator(crate::generators::image_generator(&diffusion)?)
                 .build();
@@ -123,9 +135,13 @@ async fn open_database(url: Option<String>) -> Result<spotifyart_store::Database
         .with_context(|| format!("cannot open the database {shown}"))
 }
 
-fn engine(mood_model: MoodModelArg, store: Arc<dyn Store>) -> Result<Engine> {
+fn engine(
+    mood_model: MoodModelArg,
+    embedding_dir: Option<&Path>,
+    store: Arc<dyn Store>,
+) -> Result<Engine> {
     Ok(Engine::builder()
-        .mood_model(spotifyart_core::mood::model_by_name(mood_model.name())?)
+        .mood_model(crate::moods::mood_model(mood_model, embedding_dir)?)
         .store(store)
         .build())
 }

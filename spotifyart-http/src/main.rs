@@ -8,6 +8,7 @@ use clap::Parser;
 mod cli;
 mod commands;
 mod generators;
+mod moods;
 mod spotify;
 
 fn main() -> ExitCode {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{BehaviourModel, FeaturesModel, Mood, MoodModel, MoodModelExt};
+use super::{BehaviourModel, FeaturesModel, GenreModel, Mood, MoodModel, MoodModelExt};
 use crate::Result;
 use crate::profile::{ListeningProfile, Signal};
 
@@ -48,19 +48,45 @@ impl AutoModel {
     pub fn members(&self) -> &[Member] {
         &self.members
     }
+
+    /// The same combination with one more member (the embedding model,
+    /// which lives in spotifyart-diffusion, joins this way).
+    pub fn with_member(mut self, member: Member) -> Self {
+        self.members.push(member);
+        Self::new(self.members)
+    }
+}
+
+/// How reliable each model proved on held-out artists (docs/models.md,
+/// `mood_eval`): the mean of its Spearman correlations with measured
+/// valence and energy, relative to the audio-feature model's.
+pub mod reliability {
+    /// Measured audio features: the reference.
+    pub const FEATURES: f32 = 1.0;
+    /// Genre and artist tables.
+    pub const GENRES: f32 = 0.51;
+    /// Text embeddings of names.
+    pub const EMBEDDING: f32 = 0.38;
+    /// Listening behaviour (a heuristic; not measurable on the dataset).
+    pub const BEHAVIOUR: f32 = 0.25;
 }
 
 impl Default for AutoModel {
-    /// Audio features as the primary signal, behaviour as a weak modifier.
+    /// Audio features, the genre/artist tables and behaviour, each at the
+    /// reliability it measured (see [`reliability`]).
     fn default() -> Self {
         AutoModel::new(vec![
             Member {
                 model: Arc::new(FeaturesModel),
-                reliability: 1.0,
+                reliability: reliability::FEATURES,
+            },
+            Member {
+                model: Arc::new(GenreModel::default()),
+                reliability: reliability::GENRES,
             },
             Member {
                 model: Arc::new(BehaviourModel),
-                reliability: 0.25,
+                reliability: reliability::BEHAVIOUR,
             },
         ])
     }
@@ -105,5 +131,104 @@ impl MoodModel for AutoModel {
             used,
             self.name(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{ArtistStat, AudioFeatures, Behaviour, TimeRange, TrackStat};
+
+    /// A profile with any combination of: audio features, API genres, a
+    /// name the tables know, listening behaviour.
+    fn profile(features: bool, genres: bool, known: bool, behaviour: bool) -> ListeningProfile {
+        let mut p = ListeningProfile::empty("test");
+        let artist = if known { "ABBA" } else { "Zz Nobody Knows" };
+        if features || genres || known {
+            *p.top_tracks.get_mut(TimeRange::MediumTerm) = vec![TrackStat {
+                name: "Song".into(),
+                artists: vec![artist.into()],
+                genres: if genres {
+                    vec!["europop".into()]
+                } else {
+                    Vec::new()
+                },
+                audio_features: features.then_some(AudioFeatures {
+                    valence: 0.9,
+                    energy: 0.8,
+                    danceability: 0.7,
+                    tempo: 120.0,
+                    mode: 1.0,
+                    acousticness: 0.1,
+                    loudness: None,
+                    instrumentalness: None,
+                }),
+                ..Default::default()
+            }];
+            *p.top_artists.get_mut(TimeRange::MediumTerm) = vec![ArtistStat {
+                name: artist.into(),
+                ..Default::default()
+            }];
+        }
+        if behaviour {
+            let mut hours = [10u32; 24];
+            hours[23] = 100;
+            p.behaviour = Some(Behaviour {
+                plays: 500,
+                events: 600,
+                skip_rate: Some(0.4),
+                repeat_ratio: 0.5,
+                hour_histogram: hours,
+                ..Default::default()
+            });
+        }
+        p.normalize().unwrap();
+        p
+    }
+
+    #[test]
+    fn every_combination_of_missing_signals() {
+        let auto = AutoModel::default();
+        for mask in 0..16u8 {
+            let (features, genres, known, behaviour) =
+                (mask & 1 != 0, mask & 2 != 0, mask & 4 != 0, mask & 8 != 0);
+            let p = profile(features, genres, known, behaviour);
+            let m = auto.mood(&p).unwrap();
+            let want: Vec<Signal> = [
+                (features, Signal::AudioFeatures),
+                (genres, Signal::Genres),
+                (known && !genres, Signal::Names),
+                (behaviour, Signal::PlayTimes),
+                (behaviour, Signal::Skips),
+            ]
+            .into_iter()
+            .filter_map(|(on, s)| on.then_some(s))
+            .collect();
+            let mut want = want;
+            want.sort();
+            assert_eq!(m.signals, want, "mask {mask:04b}: {m:?}");
+            for s in &m.signals {
+                assert!(p.has(*s), "mask {mask:04b}: used {s} the profile lacks");
+            }
+            if want.is_empty() {
+                assert_eq!(m, Mood::neutral("auto"), "mask {mask:04b}");
+            } else {
+                assert!(m.confidence > 0.0, "mask {mask:04b}: {m:?}");
+            }
+            // Measured features dominate whatever else is there.
+            if features {
+                assert!(m.valence > 0.35, "mask {mask:04b}: {m:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn more_evidence_means_more_confidence() {
+        let auto = AutoModel::default();
+        let names = auto.mood(&profile(false, false, true, false)).unwrap();
+        let names_behaviour = auto.mood(&profile(false, false, true, true)).unwrap();
+        let all = auto.mood(&profile(true, true, true, true)).unwrap();
+        assert!(names_behaviour.confidence > names.confidence);
+        assert!(all.confidence > names_behaviour.confidence);
     }
 }

@@ -4,11 +4,13 @@
 //! the table) gives the artist. Needs only names, so it serves Development
 //! Mode apps and data exports, which get no audio features or genres.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::knowledge::{ArtistFacts, Knowledge};
 use super::{Mood, MoodModel};
 use crate::Result;
+use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal};
 
 /// Pseudo-tracks of genre evidence an artist's own mean is shrunk towards
@@ -116,14 +118,33 @@ impl MoodModel for GenreModel {
 
     fn mood(&self, profile: &ListeningProfile) -> Result<Mood> {
         // Artists when the profile lists them, else the tracks' credits.
+        // Genres may sit on either (the API puts artist genres on tracks).
+        let tracks = profile.weighted_tracks();
+        let mut track_genres: HashMap<String, &[String]> = HashMap::new();
+        for (t, _) in &tracks {
+            if !t.genres.is_empty() {
+                track_genres
+                    .entry(normalize_name(t.primary_artist()))
+                    .or_insert(&t.genres);
+            }
+        }
         let mut items: Vec<(String, Vec<String>, f32)> = profile
             .weighted_artists()
             .into_iter()
-            .map(|(a, w)| (a.name.clone(), a.genres.clone(), w))
+            .map(|(a, w)| {
+                let genres = if a.genres.is_empty() {
+                    track_genres
+                        .get(&normalize_name(&a.name))
+                        .map(|g| g.to_vec())
+                        .unwrap_or_default()
+                } else {
+                    a.genres.clone()
+                };
+                (a.name.clone(), genres, w)
+            })
             .collect();
         if items.is_empty() {
-            items = profile
-                .weighted_tracks()
+            items = tracks
                 .into_iter()
                 .map(|(t, w)| (t.artists.join(", "), t.genres.clone(), w))
                 .collect();

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use auto::{AutoModel, Member};
+pub use auto::{AutoModel, Member, reliability};
 pub use behaviour::BehaviourModel;
 pub use circumplex::{MoodLabel, Rgb, Swatch};
 pub use features::FeaturesModel;
