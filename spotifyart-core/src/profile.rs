@@ -252,6 +252,10 @@ pub struct TrackStat {
     /// Genres of the track's artists, when the source has artist genres.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub genres: Vec<String>,
+    /// Dominant colours of the cover, when the caller read the image
+    /// ([`crate::mood::covers::attach_cover_colours`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cover_colours: Vec<crate::mood::covers::CoverColour>,
 }
 
 impl TrackStat {
@@ -537,7 +541,9 @@ impl ListeningProfile {
         if tracks().any(|t| t.release_date.is_some()) {
             s.push(Signal::ReleaseDates);
         }
-        if tracks().any(|t| t.cover_url.is_some()) || artists().any(|a| a.image_url.is_some()) {
+        if tracks().any(|t| t.cover_url.is_some() || !t.cover_colours.is_empty())
+            || artists().any(|a| a.image_url.is_some())
+        {
             s.push(Signal::Covers);
         }
         let has_times = !self.recent.is_empty()

@@ -177,6 +177,8 @@ pub enum MoodModelArg {
     Genres,
     /// Text embeddings of track, album and artist names (all-MiniLM-L6-v2).
     Embedding,
+    /// Album cover colours (profiles whose covers were read; not exports).
+    Covers,
     /// Listening behaviour: time of day, skips, repeats.
     Behaviour,
 }
@@ -188,6 +190,7 @@ impl MoodModelArg {
             MoodModelArg::Features => "features",
             MoodModelArg::Genres => "genres",
             MoodModelArg::Embedding => "embedding",
+            MoodModelArg::Covers => "covers",
             MoodModelArg::Behaviour => "behaviour",
         }
     }

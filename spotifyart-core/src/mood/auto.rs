@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::covers::{CoverModel, with_cover_palette};
 use super::{BehaviourModel, FeaturesModel, GenreModel, Mood, MoodModel, MoodModelExt};
 use crate::Result;
 use crate::profile::{ListeningProfile, Signal};
@@ -69,6 +70,9 @@ pub mod reliability {
     pub const EMBEDDING: f32 = 0.38;
     /// Listening behaviour (a heuristic; not measurable on the dataset).
     pub const BEHAVIOUR: f32 = 0.25;
+    /// Cover colours (a heuristic; no public data pairs covers with
+    /// measured valence).
+    pub const COVERS: f32 = 0.15;
 }
 
 impl Default for AutoModel {
@@ -83,6 +87,10 @@ impl Default for AutoModel {
             Member {
                 model: Arc::new(GenreModel::default()),
                 reliability: reliability::GENRES,
+            },
+            Member {
+                model: Arc::new(CoverModel),
+                reliability: reliability::COVERS,
             },
             Member {
                 model: Arc::new(BehaviourModel),
@@ -124,27 +132,31 @@ impl MoodModel for AutoModel {
             return Ok(Mood::neutral(self.name()));
         }
         let denom = wsum + NEUTRAL_PRIOR;
-        Ok(Mood::new(
-            v / denom,
-            a / denom,
-            1.0 - doubt,
-            used,
-            self.name(),
-        ))
+        let mood = Mood::new(v / denom, a / denom, 1.0 - doubt, used, self.name());
+        // Cover colours, where the caller read them, colour the palette.
+        Ok(with_cover_palette(mood, profile))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mood::Rgb;
+    use crate::mood::covers::CoverColour;
     use crate::profile::{ArtistStat, AudioFeatures, Behaviour, TimeRange, TrackStat};
 
     /// A profile with any combination of: audio features, API genres, a
-    /// name the tables know, listening behaviour.
-    fn profile(features: bool, genres: bool, known: bool, behaviour: bool) -> ListeningProfile {
+    /// name the tables know, listening behaviour, cover colours.
+    fn profile(
+        features: bool,
+        genres: bool,
+        known: bool,
+        behaviour: bool,
+        covers: bool,
+    ) -> ListeningProfile {
         let mut p = ListeningProfile::empty("test");
         let artist = if known { "ABBA" } else { "Zz Nobody Knows" };
-        if features || genres || known {
+        if features || genres || known || covers {
             *p.top_tracks.get_mut(TimeRange::MediumTerm) = vec![TrackStat {
                 name: "Song".into(),
                 artists: vec![artist.into()],
@@ -163,6 +175,14 @@ mod tests {
                     loudness: None,
                     instrumentalness: None,
                 }),
+                cover_colours: if covers {
+                    vec![CoverColour {
+                        color: Rgb(250, 210, 60),
+                        share: 1.0,
+                    }]
+                } else {
+                    Vec::new()
+                },
                 ..Default::default()
             }];
             *p.top_artists.get_mut(TimeRange::MediumTerm) = vec![ArtistStat {
@@ -189,10 +209,10 @@ mod tests {
     #[test]
     fn every_combination_of_missing_signals() {
         let auto = AutoModel::default();
-        for mask in 0..16u8 {
-            let (features, genres, known, behaviour) =
-                (mask & 1 != 0, mask & 2 != 0, mask & 4 != 0, mask & 8 != 0);
-            let p = profile(features, genres, known, behaviour);
+        for mask in 0..32u8 {
+            let on = |bit: u8| mask & (1 << bit) != 0;
+            let (features, genres, known, behaviour, covers) = (on(0), on(1), on(2), on(3), on(4));
+            let p = profile(features, genres, known, behaviour, covers);
             let m = auto.mood(&p).unwrap();
             let want: Vec<Signal> = [
                 (features, Signal::AudioFeatures),
@@ -200,24 +220,31 @@ mod tests {
                 (known && !genres, Signal::Names),
                 (behaviour, Signal::PlayTimes),
                 (behaviour, Signal::Skips),
+                (covers, Signal::Covers),
             ]
             .into_iter()
             .filter_map(|(on, s)| on.then_some(s))
             .collect();
             let mut want = want;
             want.sort();
-            assert_eq!(m.signals, want, "mask {mask:04b}: {m:?}");
+            assert_eq!(m.signals, want, "mask {mask:05b}: {m:?}");
             for s in &m.signals {
-                assert!(p.has(*s), "mask {mask:04b}: used {s} the profile lacks");
+                assert!(p.has(*s), "mask {mask:05b}: used {s} the profile lacks");
             }
             if want.is_empty() {
-                assert_eq!(m, Mood::neutral("auto"), "mask {mask:04b}");
+                assert_eq!(m, Mood::neutral("auto"), "mask {mask:05b}");
             } else {
-                assert!(m.confidence > 0.0, "mask {mask:04b}: {m:?}");
+                assert!(m.confidence > 0.0, "mask {mask:05b}: {m:?}");
             }
+            // Cover colours reach the palette whatever else decided the point.
+            assert_eq!(
+                m.palette.iter().any(|s| s.color == Rgb(250, 210, 60)),
+                covers,
+                "mask {mask:05b}"
+            );
             // Measured features dominate whatever else is there.
             if features {
-                assert!(m.valence > 0.35, "mask {mask:04b}: {m:?}");
+                assert!(m.valence > 0.35, "mask {mask:05b}: {m:?}");
             }
         }
     }
@@ -225,9 +252,13 @@ mod tests {
     #[test]
     fn more_evidence_means_more_confidence() {
         let auto = AutoModel::default();
-        let names = auto.mood(&profile(false, false, true, false)).unwrap();
-        let names_behaviour = auto.mood(&profile(false, false, true, true)).unwrap();
-        let all = auto.mood(&profile(true, true, true, true)).unwrap();
+        let names = auto
+            .mood(&profile(false, false, true, false, false))
+            .unwrap();
+        let names_behaviour = auto
+            .mood(&profile(false, false, true, true, false))
+            .unwrap();
+        let all = auto.mood(&profile(true, true, true, true, true)).unwrap();
         assert!(names_behaviour.confidence > names.confidence);
         assert!(all.confidence > names_behaviour.confidence);
     }

@@ -219,6 +219,12 @@ impl<'de> Deserialize<'de> for Rgb {
     }
 }
 
+/// Whether two colours are within a just-noticeable-ish distance (used to
+/// pool the same colour across covers).
+pub fn close(a: Rgb, b: Rgb) -> bool {
+    redmean_distance(a, b) < 40 * 40 * 3
+}
+
 /// A palette colour with its name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Swatch {

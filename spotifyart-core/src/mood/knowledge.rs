@@ -276,7 +276,7 @@ pub fn held_out(name: &str) -> bool {
     for b in name.as_bytes() {
         h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
     }
-    h % 5 == 0
+    h.is_multiple_of(5)
 }
 
 #[cfg(test)]

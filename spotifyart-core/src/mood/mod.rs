@@ -9,6 +9,7 @@
 mod auto;
 mod behaviour;
 pub mod circumplex;
+pub mod covers;
 mod features;
 mod genres;
 pub mod knowledge;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use auto::{AutoModel, Member, reliability};
 pub use behaviour::BehaviourModel;
 pub use circumplex::{MoodLabel, Rgb, Swatch};
+pub use covers::CoverModel;
 pub use features::FeaturesModel;
 pub use genres::GenreModel;
 pub use knowledge::Knowledge;
@@ -193,6 +195,7 @@ pub fn model_by_name(name: &str) -> Result<Arc<dyn MoodModel>> {
         "auto" => Ok(Arc::new(AutoModel::default())),
         "features" => Ok(Arc::new(FeaturesModel)),
         "genres" => Ok(Arc::new(GenreModel::default())),
+        "covers" => Ok(Arc::new(CoverModel)),
         "behaviour" | "behavior" => Ok(Arc::new(BehaviourModel)),
         other => Err(Error::invalid(format!(
             "unknown mood model {other:?}; available: {}",
@@ -202,7 +205,7 @@ pub fn model_by_name(name: &str) -> Result<Arc<dyn MoodModel>> {
 }
 
 /// Names accepted by [`model_by_name`].
-pub const MODEL_NAMES: [&str; 4] = ["auto", "features", "genres", "behaviour"];
+pub const MODEL_NAMES: [&str; 5] = ["auto", "features", "genres", "covers", "behaviour"];
 
 #[cfg(test)]
 mod tests {
@@ -240,6 +243,9 @@ mod tests {
     #[test]
     fn unknown_model_name_lists_the_known_ones() {
         let err = model_by_name("magic").unwrap_err().to_string();
-        assert!(err.contains("auto, features, genres, behaviour"), "{err}");
+        assert!(
+            err.contains("auto, features, genres, covers, behaviour"),
+            "{err}"
+        );
     }
 }
