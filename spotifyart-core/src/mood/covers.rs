@@ -3,8 +3,9 @@
 //! Spotify's CDN, tests use local images). They feed the palette of `auto`
 //! moods and, through the `covers` model, nudge the mood: lighter covers
 //! read as more pleasant, more saturated ones as more aroused (Valdez &
-//! Mehrabian 1994, "Effects of color on emotions": pleasure ≈ 0.69·brightness
-//! + 0.22·saturation, arousal ≈ −0.31·brightness + 0.60·saturation). No
+//! Mehrabian 1994, "Effects of color on emotions": pleasure ≈
+//! 0.69·brightness plus 0.22·saturation, arousal ≈ 0.60·saturation minus
+//! 0.31·brightness). No
 //! public data pairs covers with measured valence, so the model's weight is
 //! a heuristic, like behaviour's, and kept small.
 
@@ -12,7 +13,7 @@ use image::ImageReader;
 use serde::{Deserialize, Serialize};
 
 use super::circumplex::{Rgb, Swatch};
-use super::{Mood, MoodModel};
+use super::{Mood, MoodModel, PointMean};
 use crate::profile::{ListeningProfile, Signal};
 use crate::{Error, Result};
 
@@ -244,29 +245,11 @@ impl MoodModel for CoverModel {
     }
 
     fn mood(&self, profile: &ListeningProfile) -> Result<Mood> {
-        let (mut v, mut a, mut covered, mut total) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        let mut n = 0usize;
+        let mut mean = PointMean::default();
         for (t, w) in profile.weighted_tracks() {
-            total += w;
-            if let Some((pv, pa)) = colour_point(&t.cover_colours) {
-                v += w * pv;
-                a += w * pa;
-                covered += w;
-                n += 1;
-            }
+            mean.add(w, colour_point(&t.cover_colours));
         }
-        if n == 0 || covered <= 0.0 {
-            return Ok(Mood::neutral(self.name()));
-        }
-        let coverage = covered / total.max(f32::EPSILON);
-        let support = 1.0 - (-(n as f32) / 4.0).exp();
-        let mood = Mood::new(
-            v / covered,
-            a / covered,
-            MAX_CONFIDENCE * coverage * support,
-            vec![Signal::Covers],
-            self.name(),
-        );
+        let mood = mean.mood(MAX_CONFIDENCE, vec![Signal::Covers], self.name());
         Ok(with_cover_palette(mood, profile))
     }
 }

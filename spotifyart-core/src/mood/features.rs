@@ -2,7 +2,7 @@
 //! Spotify's `valence` is defined as musical positiveness and `energy` as
 //! perceived intensity, i.e. the two axes of Russell's circumplex.
 
-use super::{Mood, MoodModel};
+use super::{Mood, MoodModel, PointMean};
 use crate::Result;
 use crate::profile::{AudioFeatures, ListeningProfile, Signal};
 
@@ -30,33 +30,10 @@ impl MoodModel for FeaturesModel {
     }
 
     fn mood(&self, profile: &ListeningProfile) -> Result<Mood> {
-        let mut total = 0.0f32;
-        let mut covered = 0.0f32;
-        let (mut v, mut a) = (0.0f32, 0.0f32);
-        let mut n = 0usize;
+        let mut mean = PointMean::default();
         for (track, w) in profile.weighted_tracks() {
-            total += w;
-            if let Some(f) = &track.audio_features {
-                let (tv, ta) = point(f);
-                v += w * tv;
-                a += w * ta;
-                covered += w;
-                n += 1;
-            }
+            mean.add(w, track.audio_features.as_ref().map(point));
         }
-        if n == 0 || covered <= 0.0 {
-            return Ok(Mood::neutral(self.name()));
-        }
-        // Confidence grows with how much of the listening has features and
-        // how many tracks back it up (one song is weak evidence).
-        let coverage = covered / total.max(f32::EPSILON);
-        let support = 1.0 - (-(n as f32) / 4.0).exp();
-        Ok(Mood::new(
-            v / covered,
-            a / covered,
-            0.95 * coverage * support,
-            vec![Signal::AudioFeatures],
-            self.name(),
-        ))
+        Ok(mean.mood(0.95, vec![Signal::AudioFeatures], self.name()))
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::knowledge::{ArtistFacts, Knowledge};
-use super::{Mood, MoodModel};
+use super::{Mood, MoodModel, PointMean};
 use crate::Result;
 use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal};
@@ -149,31 +149,16 @@ impl MoodModel for GenreModel {
                 .map(|(t, w)| (t.artists.join(", "), t.genres.clone(), w))
                 .collect();
         }
-        let (mut v, mut a, mut covered, mut total) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        let mut n = 0usize;
+        let mut mean = PointMean::default();
         let mut used = Vec::new();
         for (credit, genres, w) in &items {
-            total += w;
-            if let Some(((pv, pe), signal)) = self.artist_point(credit, genres) {
-                v += w * (2.0 * pv - 1.0);
-                a += w * (2.0 * pe - 1.0);
-                covered += w;
-                n += 1;
+            let found = self.artist_point(credit, genres);
+            if let Some((_, signal)) = found {
                 used.push(signal);
             }
+            mean.add(*w, found.map(|((v, e), _)| (2.0 * v - 1.0, 2.0 * e - 1.0)));
         }
-        if n == 0 || covered <= 0.0 {
-            return Ok(Mood::neutral(self.name()));
-        }
-        let coverage = covered / total.max(f32::EPSILON);
-        let support = 1.0 - (-(n as f32) / 4.0).exp();
-        Ok(Mood::new(
-            v / covered,
-            a / covered,
-            MAX_CONFIDENCE * coverage * support,
-            used,
-            self.name(),
-        ))
+        Ok(mean.mood(MAX_CONFIDENCE, used, self.name()))
     }
 }
 

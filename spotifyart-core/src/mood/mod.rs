@@ -133,6 +133,48 @@ impl Mood {
     }
 }
 
+/// Listening-weighted mean of per-item points, the shape of every model
+/// that reads items one by one (tracks' features, artists' tables, covers).
+/// Confidence is `max × coverage × (1 − e^(−n/4))`: the share of listening
+/// that had a point, and how many items back it up (one is weak evidence).
+#[derive(Default)]
+pub(crate) struct PointMean {
+    valence: f32,
+    arousal: f32,
+    covered: f32,
+    total: f32,
+    items: usize,
+}
+
+impl PointMean {
+    /// One item of listening weight `weight`, with its point if it has one.
+    pub(crate) fn add(&mut self, weight: f32, point: Option<(f32, f32)>) {
+        self.total += weight;
+        if let Some((v, a)) = point {
+            self.valence += weight * v;
+            self.arousal += weight * a;
+            self.covered += weight;
+            self.items += 1;
+        }
+    }
+
+    /// The mood, or the neutral one when no item had a point.
+    pub(crate) fn mood(self, max_confidence: f32, signals: Vec<Signal>, model: &str) -> Mood {
+        if self.items == 0 || self.covered <= 0.0 {
+            return Mood::neutral(model);
+        }
+        let coverage = self.covered / self.total.max(f32::EPSILON);
+        let support = 1.0 - (-(self.items as f32) / 4.0).exp();
+        Mood::new(
+            self.valence / self.covered,
+            self.arousal / self.covered,
+            max_confidence * coverage * support,
+            signals,
+            model,
+        )
+    }
+}
+
 /// Profile in, mood out. CPU-bound and synchronous: async callers run it on
 /// a blocking thread when it is expensive (embedding models).
 pub trait MoodModel: Send + Sync + Debug + 'static {
