@@ -22,6 +22,15 @@ const MIN_ROWS: usize = 64;
 pub(crate) enum Conv2d {
     /// candle's convolution: GPUs, and dtypes the CPU path does not take.
     Candle(candle_nn::Conv2d),
+    /// Direct 3×3, stride 1 ([`kernels::Conv3x3`]; CPU, f32): the
+    /// decoders' convolutions, whose full-resolution layers it runs
+    /// 1.2–1.7× faster than unfolding.
+    Direct {
+        /// Weights in [`kernels::pack_conv3x3`]'s order.
+        packed: Vec<f32>,
+        bias: Vec<f32>,
+        cout: usize,
+    },
     /// Unfold and multiply (CPU, f32). Holds only this form of the
     /// weights, so they are in memory once.
     Unfold {
@@ -39,6 +48,20 @@ impl Module for Conv2d {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (flat, bias, kernel, stride) = match self {
             Self::Candle(c) => return c.forward(xs),
+            Self::Direct { packed, bias, cout } => {
+                if !kernels::applies(xs) {
+                    candle_core::bail!(
+                        "convolution weights are f32 on the CPU, input is {:?} on {:?}",
+                        xs.dtype(),
+                        xs.device()
+                    )
+                }
+                return xs.contiguous()?.apply_op1_no_bwd(&kernels::Conv3x3 {
+                    packed,
+                    bias,
+                    cout: *cout,
+                });
+            }
             Self::Unfold {
                 flat,
                 bias,
@@ -132,6 +155,35 @@ pub(crate) fn conv2d(
         kernel,
         stride,
     })
+}
+
+/// A 3×3, stride-1 convolution computed directly on CPUs (see
+/// [`Conv2d::Direct`]); candle's elsewhere.
+pub(crate) fn conv3x3_direct(
+    vb: VarBuilder,
+    cin: usize,
+    cout: usize,
+    bias: bool,
+) -> Result<Conv2d> {
+    let cfg = Conv2dConfig {
+        padding: 1,
+        stride: 1,
+        ..Default::default()
+    };
+    let inner = if bias {
+        candle_nn::conv2d(cin, cout, 3, cfg, vb)?
+    } else {
+        candle_nn::conv2d_no_bias(cin, cout, 3, cfg, vb)?
+    };
+    if !kernels::applies(inner.weight()) {
+        return Ok(Conv2d::Candle(inner));
+    }
+    let packed = kernels::pack_conv3x3(&inner.weight().flatten_all()?.to_vec1::<f32>()?, cout, cin);
+    let bias = match inner.bias() {
+        Some(b) => b.to_vec1::<f32>()?,
+        None => vec![0.0; cout],
+    };
+    Ok(Conv2d::Direct { packed, bias, cout })
 }
 
 pub(crate) fn linear(vb: VarBuilder, din: usize, dout: usize, bias: bool) -> Result<Linear> {
@@ -373,6 +425,60 @@ mod tests {
         let want = [10f32.cos(), 0.1f32.cos(), 10f32.sin(), 0.1f32.sin()];
         for (a, b) in e[0].iter().zip(want) {
             assert!((a - b).abs() < 1e-5, "{:?}", e);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod conv_timing {
+    use std::collections::HashMap;
+
+    use candle_core::Device;
+
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn time_convolutions() -> Result<()> {
+        let dev = Device::Cpu;
+        for (c, side) in [
+            (512usize, 64usize),
+            (512, 128),
+            (256, 256),
+            (128, 512),
+            (64, 512),
+        ] {
+            let x = Tensor::randn(0f32, 1., (1, c, side, side), &dev)?;
+            let wt = Tensor::randn(0f32, 0.05, (c, c, 3, 3), &dev)?;
+            let bias = Tensor::randn(0f32, 1., c, &dev)?;
+            let mut map = HashMap::new();
+            map.insert("weight".to_string(), wt.clone());
+            map.insert("bias".to_string(), bias.clone());
+            let vb = VarBuilder::from_tensors(map, DType::F32, &dev);
+            let unfold = conv2d(vb, c, c, 3, 1, true)?;
+            let packed = kernels::pack_conv3x3(&wt.flatten_all()?.to_vec1::<f32>()?, c, c);
+            let b = bias.to_vec1::<f32>()?;
+            let op = kernels::Conv3x3 {
+                packed: &packed,
+                bias: &b,
+                cout: c,
+            };
+            let a = unfold.forward(&x)?;
+            let d = x.apply_op1_no_bwd(&op)?;
+            let diff = (a - &d)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            let t = std::time::Instant::now();
+            unfold.forward(&x)?;
+            let t_unfold = t.elapsed().as_secs_f64() * 1e3;
+            let t = std::time::Instant::now();
+            x.apply_op1_no_bwd(&op)?;
+            let t_direct = t.elapsed().as_secs_f64() * 1e3;
+            let gflop = 2.0 * (c * c * 9 * side * side) as f64 / 1e9;
+            eprintln!(
+                "{c}ch {side}²: unfold {t_unfold:.0} ms ({:.0} GFLOP/s), direct {t_direct:.0} ms ({:.0} GFLOP/s), diff {diff:.1e}",
+                gflop / t_unfold * 1e3,
+                gflop / t_direct * 1e3
+            );
         }
         Ok(())
     }

@@ -136,14 +136,46 @@ impl ResnetBlock {
         groups: usize,
         eps: f64,
     ) -> Result<Self> {
+        Self::build(vb, cin, cout, temb, groups, eps, false)
+    }
+
+    /// A block of an autoencoder's decoder: its 3×3 convolutions run
+    /// directly ([`layers::conv3x3_direct`]), which suits the decoders'
+    /// large feature maps; the UNet's small ones keep unfolding.
+    pub(crate) fn new_decoder(
+        vb: VarBuilder,
+        cin: usize,
+        cout: usize,
+        groups: usize,
+        eps: f64,
+    ) -> Result<Self> {
+        Self::build(vb, cin, cout, None, groups, eps, true)
+    }
+
+    fn build(
+        vb: VarBuilder,
+        cin: usize,
+        cout: usize,
+        temb: Option<usize>,
+        groups: usize,
+        eps: f64,
+        direct: bool,
+    ) -> Result<Self> {
+        let conv3 = |vb: VarBuilder, cin, cout| {
+            if direct {
+                layers::conv3x3_direct(vb, cin, cout, true)
+            } else {
+                layers::conv2d(vb, cin, cout, 3, 1, true)
+            }
+        };
         Ok(Self {
             norm1: layers::group_norm(vb.pp("norm1"), groups, cin, eps)?,
-            conv1: layers::conv2d(vb.pp("conv1"), cin, cout, 3, 1, true)?,
+            conv1: conv3(vb.pp("conv1"), cin, cout)?,
             temb: temb
                 .map(|t| layers::linear(vb.pp("time_emb_proj"), t, cout, true))
                 .transpose()?,
             norm2: layers::group_norm(vb.pp("norm2"), groups, cout, eps)?,
-            conv2: layers::conv2d(vb.pp("conv2"), cout, cout, 3, 1, true)?,
+            conv2: conv3(vb.pp("conv2"), cout, cout)?,
             shortcut: (cin != cout)
                 .then(|| layers::conv2d(vb.pp("conv_shortcut"), cin, cout, 1, 1, true))
                 .transpose()?,

@@ -122,9 +122,9 @@ impl VaeDecoder {
         let top = ch[n - 1];
         let mb = d.pp("mid_block");
         let mid = (
-            ResnetBlock::new(mb.pp("resnets.0"), top, top, None, g, 1e-6)?,
+            ResnetBlock::new_decoder(mb.pp("resnets.0"), top, top, g, 1e-6)?,
             MidAttention::new(mb.pp("attentions.0"), top, g)?,
-            ResnetBlock::new(mb.pp("resnets.1"), top, top, None, g, 1e-6)?,
+            ResnetBlock::new_decoder(mb.pp("resnets.1"), top, top, g, 1e-6)?,
         );
         let mut up = Vec::with_capacity(n);
         let mut prev = top;
@@ -134,22 +134,22 @@ impl VaeDecoder {
             let resnets = (0..=c.layers_per_block)
                 .map(|j| {
                     let cin = if j == 0 { prev } else { out };
-                    ResnetBlock::new(vb.pp("resnets").pp(j), cin, out, None, g, 1e-6)
+                    ResnetBlock::new_decoder(vb.pp("resnets").pp(j), cin, out, g, 1e-6)
                 })
                 .collect::<Result<Vec<_>>>()?;
             let upsample = (i + 1 < n)
-                .then(|| layers::conv2d(vb.pp("upsamplers.0.conv"), out, out, 3, 1, true))
+                .then(|| layers::conv3x3_direct(vb.pp("upsamplers.0.conv"), out, out, true))
                 .transpose()?;
             up.push((resnets, upsample));
             prev = out;
         }
         Ok(Self {
             post_quant: layers::conv2d(vb.pp("post_quant_conv"), lat, lat, 1, 1, true)?,
-            conv_in: layers::conv2d(d.pp("conv_in"), lat, top, 3, 1, true)?,
+            conv_in: layers::conv3x3_direct(d.pp("conv_in"), lat, top, true)?,
             mid,
             up,
             norm_out: layers::group_norm(d.pp("conv_norm_out"), g, ch[0], 1e-6)?,
-            conv_out: layers::conv2d(d.pp("conv_out"), ch[0], 3, 3, 1, true)?,
+            conv_out: layers::conv3x3_direct(d.pp("conv_out"), ch[0], 3, true)?,
             config: c.clone(),
         })
     }
@@ -312,12 +312,10 @@ impl TinyDecoder {
         let vb = vb.pp("decoder.layers");
         let ch = &c.decoder_block_out_channels;
         let mut layers = vec![
-            TinyLayer::Conv(layers::conv2d(
+            TinyLayer::Conv(layers::conv3x3_direct(
                 vb.pp(0),
                 c.latent_channels,
                 ch[0],
-                3,
-                1,
                 true,
             )?),
             TinyLayer::Relu,
@@ -327,9 +325,9 @@ impl TinyDecoder {
             for _ in 0..n {
                 let v = vb.pp(layers.len()).pp("conv");
                 let convs = [
-                    layers::conv2d(v.pp(0), cout, cout, 3, 1, true)?,
-                    layers::conv2d(v.pp(2), cout, cout, 3, 1, true)?,
-                    layers::conv2d(v.pp(4), cout, cout, 3, 1, true)?,
+                    layers::conv3x3_direct(v.pp(0), cout, cout, true)?,
+                    layers::conv3x3_direct(v.pp(2), cout, cout, true)?,
+                    layers::conv3x3_direct(v.pp(4), cout, cout, true)?,
                 ];
                 layers.push(TinyLayer::Block(convs));
             }
@@ -337,7 +335,7 @@ impl TinyDecoder {
                 layers.push(TinyLayer::Upsample);
             }
             let next = if last { 3 } else { cout };
-            let conv = layers::conv2d(vb.pp(layers.len()), cout, next, 3, 1, last)?;
+            let conv = layers::conv3x3_direct(vb.pp(layers.len()), cout, next, last)?;
             layers.push(TinyLayer::Conv(conv));
         }
         Ok(Self { layers })
