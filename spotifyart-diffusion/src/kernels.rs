@@ -723,39 +723,48 @@ fn conv3x3<const L: usize>(
                     dst[(y + 1) * wp + 1..(y + 1) * wp + 1 + w].copy_from_slice(row);
                 }
             });
-        // Tasks are (band of rows, block of output channels), band-major:
-        // the threads work on the same band, whose input rows (a few
-        // hundred KB) stay in cache for every block instead of the whole
-        // input streaming from memory once per block.
+        // Tasks are (band of rows, strip of columns, block of output
+        // channels), blocks innermost: the threads work on the same strip,
+        // whose input (a few hundred KB) stays in L2 for every block
+        // instead of streaming from L3 or memory once per block.
         let blocks = op.cout.div_ceil(CONV_CO);
-        let band = (CONV_BAND_BYTES / (cin * wp * 4).max(1)).clamp(1, h);
+        let strip_tiles = (CONV_BAND_BYTES / (cin * 3 * (tile + 2) * 4).max(1)).max(1);
+        let strip = (strip_tiles * tile).min(wt);
+        let strips = w.div_ceil(strip);
+        let band = (CONV_BAND_BYTES / (cin * (strip + 2) * 4).max(1)).clamp(1, h);
         let bands = h.div_ceil(band);
-        let parts: Vec<(usize, usize, Vec<f32>)> = (0..bands * blocks)
+        let parts: Vec<(usize, usize, usize, Vec<f32>)> = (0..bands * strips * blocks)
             .into_par_iter()
             .map(|task| {
-                let (bi, blk) = (task / blocks, task % blocks);
+                let (bi, rest) = (task / (strips * blocks), task % (strips * blocks));
+                let (si, blk) = (rest / blocks, rest % blocks);
                 let rows = bi * band..((bi + 1) * band).min(h);
+                let cols = si * strip..((si + 1) * strip).min(w);
                 let lo = blk * CONV_CO;
                 let channels = CONV_CO.min(op.cout - lo);
-                let mut dst = vec![0f32; channels * rows.len() * w];
+                let mut dst = vec![0f32; channels * rows.len() * cols.len()];
                 pulp::Arch::new().dispatch(ConvRows::<L> {
                     xp: &xp,
                     packed: &op.packed[blk * cin * 9 * CONV_CO..(blk + 1) * cin * 9 * CONV_CO],
                     bias: &op.bias[lo..lo + channels],
                     out: &mut dst,
                     rows: rows.clone(),
-                    w,
+                    cols: cols.clone(),
                     hp,
                     wp,
                 });
-                (rows.start, lo, dst)
+                (rows.start, cols.start, lo, dst)
             })
             .collect();
-        for (y0, lo, dst) in parts {
-            let rows = dst.len() / w / CONV_CO.min(op.cout - lo);
-            for (c, plane) in dst.chunks_exact(rows * w).enumerate() {
-                let at = ((lo + c) * h + y0) * w;
-                out[at..at + rows * w].copy_from_slice(plane);
+        for (y0, x0, lo, dst) in parts {
+            let channels = CONV_CO.min(op.cout - lo);
+            let n = (w - x0).min(strip);
+            let rows = dst.len() / channels / n;
+            for (c, plane) in dst.chunks_exact(rows * n).enumerate() {
+                for (r, row) in plane.chunks_exact(n).enumerate() {
+                    let at = ((lo + c) * h + y0 + r) * w + x0;
+                    out[at..at + n].copy_from_slice(row);
+                }
             }
         }
     }
@@ -768,10 +777,10 @@ struct ConvRows<'a, const L: usize> {
     xp: &'a [f32],
     packed: &'a [f32],
     bias: &'a [f32],
-    /// `(channels, rows, w)`.
+    /// `(channels, rows, cols)`.
     out: &'a mut [f32],
     rows: std::ops::Range<usize>,
-    w: usize,
+    cols: std::ops::Range<usize>,
     hp: usize,
     wp: usize,
 }
@@ -787,11 +796,11 @@ impl<const L: usize> pulp::WithSimd for ConvRows<'_, L> {
             bias,
             out,
             rows,
-            w,
+            cols,
             hp,
             wp,
         } = self;
-        let h = rows.len();
+        let (h, w) = (rows.len(), cols.len());
         // pulp's explicit vector ops: written as plain loops over arrays
         // this kernel was not vectorised at all (7 GFLOP/s).
         let lanes = S::F32_LANES;
@@ -800,6 +809,7 @@ impl<const L: usize> pulp::WithSimd for ConvRows<'_, L> {
         let channels = out.len() / (h * w);
         for (r, y) in rows.enumerate() {
             for x0 in (0..w).step_by(tile) {
+                let xs = cols.start + x0;
                 let mut acc = [[simd.splat_f32s(0.0); CONV_XV]; CONV_CO];
                 for (c, acc) in acc.iter_mut().enumerate() {
                     *acc = [simd.splat_f32s(bias.get(c).copied().unwrap_or(0.0)); CONV_XV];
@@ -807,7 +817,7 @@ impl<const L: usize> pulp::WithSimd for ConvRows<'_, L> {
                 for ci in 0..cin {
                     let taps = &packed[ci * 9 * CONV_CO..(ci + 1) * 9 * CONV_CO];
                     for ky in 0..3 {
-                        let start = (ci * hp + y + ky) * wp + x0;
+                        let start = (ci * hp + y + ky) * wp + xs;
                         let row = &xp[start..start + tile + 2];
                         let wk = &taps[ky * 3 * CONV_CO..(ky + 1) * 3 * CONV_CO];
                         for kx in 0..3 {
