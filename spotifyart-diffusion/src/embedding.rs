@@ -86,7 +86,7 @@ impl TextEncoder {
             &std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?,
         )
         .map_err(|e| Error::model(format!("text encoder: {}: {e}", config_path.display())))?;
-        let vb = unsafe_free_mmap(&path("weights")?, device)?;
+        let vb = read_weights(&path("weights")?, device)?;
         let model = BertModel::load(vb, &config).map_err(model_err("loading the weights"))?;
         let tokenizer_path = path("tokenizer")?;
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| {
@@ -140,7 +140,7 @@ fn file(role: &'static str, path: &str) -> Component {
 }
 
 /// Weights read into memory (safetensors through candle's safe loader).
-fn unsafe_free_mmap(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+fn read_weights(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
     let tensors = candle_core::safetensors::load(path, device)
         .map_err(|e| Error::model(format!("text encoder: {}: {e}", path.display())))?;
     Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
