@@ -1005,7 +1005,15 @@ mod tests {
             let scores = (q.matmul(&k.t()?)? * scale as f64)?;
             let want = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
             let diff = max_diff(&ours, &want);
-            assert!(diff < 2e-5, "{bh}x{n}x{m}x{d}: {diff}");
+            // Both sides round each score to f32 (relative 6e-8), and an
+            // error in the exponent carries into the output times |v|:
+            // large scores earn a proportionally larger tolerance.
+            let top = scores.abs()?.max_all()?.to_scalar::<f32>()?;
+            let tolerance = 2e-5 + 5e-7 * top;
+            assert!(
+                diff < tolerance,
+                "{bh}x{n}x{m}x{d}: {diff} (scores up to {top})"
+            );
         }
         let q = Tensor::zeros((1, 4, 8), DType::F32, &dev)?;
         let empty = Tensor::zeros((1, 0, 8), DType::F32, &dev)?;
