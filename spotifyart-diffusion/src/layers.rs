@@ -46,16 +46,19 @@ pub(crate) enum Conv2d {
 
 impl Module for Conv2d {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if let Self::Candle(c) = self {
+            return c.forward(xs);
+        }
+        if !kernels::applies(xs) {
+            candle_core::bail!(
+                "convolution weights are f32 on the CPU, input is {:?} on {:?}",
+                xs.dtype(),
+                xs.device()
+            )
+        }
         let (flat, bias, kernel, stride) = match self {
             Self::Candle(c) => return c.forward(xs),
             Self::Direct { packed, bias, cout } => {
-                if !kernels::applies(xs) {
-                    candle_core::bail!(
-                        "convolution weights are f32 on the CPU, input is {:?} on {:?}",
-                        xs.dtype(),
-                        xs.device()
-                    )
-                }
                 return xs.contiguous()?.apply_op1_no_bwd(&kernels::Conv3x3 {
                     packed,
                     bias,
@@ -69,13 +72,6 @@ impl Module for Conv2d {
                 stride,
             } => (flat, bias, *kernel, *stride),
         };
-        if !kernels::applies(xs) {
-            candle_core::bail!(
-                "convolution weights are f32 on the CPU, input is {:?} on {:?}",
-                xs.dtype(),
-                xs.device()
-            )
-        }
         let (b, cin, h, w) = xs.dims4()?;
         let cout = flat.dim(0)?;
         if kernel == 1 && stride == 1 {
@@ -130,16 +126,7 @@ pub(crate) fn conv2d(
     stride: usize,
     bias: bool,
 ) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: kernel / 2,
-        stride,
-        ..Default::default()
-    };
-    let inner = if bias {
-        candle_nn::conv2d(cin, cout, kernel, cfg, vb)?
-    } else {
-        candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)?
-    };
+    let inner = candle_conv(vb, cin, cout, kernel, stride, bias)?;
     if !kernels::applies(inner.weight()) {
         return Ok(Conv2d::Candle(inner));
     }
@@ -157,6 +144,27 @@ pub(crate) fn conv2d(
     })
 }
 
+/// The weights as candle loads them ("same" padding for odd kernels).
+fn candle_conv(
+    vb: VarBuilder,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    bias: bool,
+) -> Result<candle_nn::Conv2d> {
+    let cfg = Conv2dConfig {
+        padding: kernel / 2,
+        stride,
+        ..Default::default()
+    };
+    if bias {
+        candle_nn::conv2d(cin, cout, kernel, cfg, vb)
+    } else {
+        candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)
+    }
+}
+
 /// A 3×3, stride-1 convolution computed directly on CPUs (see
 /// [`Conv2d::Direct`]); candle's elsewhere.
 pub(crate) fn conv3x3_direct(
@@ -165,16 +173,7 @@ pub(crate) fn conv3x3_direct(
     cout: usize,
     bias: bool,
 ) -> Result<Conv2d> {
-    let cfg = Conv2dConfig {
-        padding: 1,
-        stride: 1,
-        ..Default::default()
-    };
-    let inner = if bias {
-        candle_nn::conv2d(cin, cout, 3, cfg, vb)?
-    } else {
-        candle_nn::conv2d_no_bias(cin, cout, 3, cfg, vb)?
-    };
+    let inner = candle_conv(vb, cin, cout, 3, 1, bias)?;
     if !kernels::applies(inner.weight()) {
         return Ok(Conv2d::Candle(inner));
     }
