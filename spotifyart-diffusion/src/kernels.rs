@@ -733,40 +733,43 @@ fn conv3x3<const L: usize>(
         let strips = w.div_ceil(strip);
         let band = (CONV_BAND_BYTES / (cin * (strip + 2) * 4).max(1)).clamp(1, h);
         let bands = h.div_ceil(band);
-        let parts: Vec<(usize, usize, usize, Vec<f32>)> = (0..bands * strips * blocks)
+        // Each task writes its rows of its channels straight into the
+        // output: the output split into (channel, row, strip) segments,
+        // handed to the tasks that own them. No per-task buffers, no gather
+        // pass over the whole output afterwards.
+        let task_of =
+            |c: usize, y: usize, si: usize| ((y / band) * strips + si) * blocks + c / CONV_CO;
+        let mut segments: Vec<Vec<&mut [f32]>> = (0..bands * strips * blocks)
+            .map(|_| Vec::with_capacity(CONV_CO * band))
+            .collect();
+        for (c, plane) in out.chunks_exact_mut(h * w).enumerate() {
+            for (y, row) in plane.chunks_exact_mut(w).enumerate() {
+                for (si, seg) in row.chunks_mut(strip).enumerate() {
+                    segments[task_of(c, y, si)].push(seg);
+                }
+            }
+        }
+        segments
             .into_par_iter()
-            .map(|task| {
+            .enumerate()
+            .for_each(|(task, mut out)| {
                 let (bi, rest) = (task / (strips * blocks), task % (strips * blocks));
                 let (si, blk) = (rest / blocks, rest % blocks);
                 let rows = bi * band..((bi + 1) * band).min(h);
                 let cols = si * strip..((si + 1) * strip).min(w);
                 let lo = blk * CONV_CO;
                 let channels = CONV_CO.min(op.cout - lo);
-                let mut dst = vec![0f32; channels * rows.len() * cols.len()];
                 pulp::Arch::new().dispatch(ConvRows::<L> {
                     xp: &xp,
                     packed: &op.packed[blk * cin * 9 * CONV_CO..(blk + 1) * cin * 9 * CONV_CO],
                     bias: &op.bias[lo..lo + channels],
-                    out: &mut dst,
-                    rows: rows.clone(),
-                    cols: cols.clone(),
+                    out: &mut out,
+                    rows,
+                    cols,
                     hp,
                     wp,
                 });
-                (rows.start, cols.start, lo, dst)
-            })
-            .collect();
-        for (y0, x0, lo, dst) in parts {
-            let channels = CONV_CO.min(op.cout - lo);
-            let n = (w - x0).min(strip);
-            let rows = dst.len() / channels / n;
-            for (c, plane) in dst.chunks_exact(rows * n).enumerate() {
-                for (r, row) in plane.chunks_exact(n).enumerate() {
-                    let at = ((lo + c) * h + y0 + r) * w + x0;
-                    out[at..at + n].copy_from_slice(row);
-                }
-            }
-        }
+            });
     }
     out
 }
@@ -777,8 +780,8 @@ struct ConvRows<'a, const L: usize> {
     xp: &'a [f32],
     packed: &'a [f32],
     bias: &'a [f32],
-    /// `(channels, rows, cols)`.
-    out: &'a mut [f32],
+    /// The task's output rows, channel by channel: `out[c · rows + r]`.
+    out: &'a mut [&'a mut [f32]],
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
     hp: usize,
@@ -806,7 +809,7 @@ impl<const L: usize> pulp::WithSimd for ConvRows<'_, L> {
         let lanes = S::F32_LANES;
         let tile = CONV_XV * lanes;
         let cin = packed.len() / (9 * CONV_CO);
-        let channels = out.len() / (h * w);
+        let channels = out.len() / h;
         for (r, y) in rows.enumerate() {
             for x0 in (0..w).step_by(tile) {
                 let xs = cols.start + x0;
@@ -836,8 +839,7 @@ impl<const L: usize> pulp::WithSimd for ConvRows<'_, L> {
                 }
                 let n = tile.min(w - x0);
                 for (c, acc) in acc.iter().enumerate().take(channels) {
-                    let at = (c * h + r) * w + x0;
-                    let dst = &mut out[at..at + n];
+                    let dst = &mut out[c * h + r][x0..x0 + n];
                     for (v, a) in acc.iter().enumerate() {
                         let lo = v * lanes;
                         if lo >= n {
