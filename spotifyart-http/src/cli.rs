@@ -133,6 +133,27 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Serve the API, the web page and (with --workers) paint queued art.
+    ///
+    /// Needs SPOTIFY_CLIENT_ID (and SPOTIFY_CLIENT_SECRET unless the app
+    /// is PKCE-only) and SPOTIFY_REDIRECT_URI pointing at
+    /// {SPOTIFYART_PUBLIC_URL}/auth/spotify/callback. See docs/deploy.md.
+    Serve {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Painting workers in this process (0: only standalone
+        /// `spotifyart worker` processes paint).
+        #[arg(long, env = "SPOTIFYART_WORKERS", default_value_t = 1)]
+        workers: usize,
+    },
+    /// Paint queued art only (scale out next to `serve` on PostgreSQL).
+    Worker {
+        #[command(flatten)]
+        painter: PainterArgs,
+        /// Jobs painted at once by this process.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
     /// Create or upgrade the database schema (servers also do this at start).
     Migrate {
         /// Also rewrite tokens encrypted with an old key (listed in
@@ -140,6 +161,49 @@ pub enum Command {
         #[arg(long)]
         reencrypt: bool,
     },
+}
+
+/// What the service paints with.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PainterArgs {
+    /// Image model requests get by default: sd-turbo, sd-1.5, sd-2.1, sdxl,
+    /// sdxl-turbo, palette; `tiny` paints noise with a random test network
+    /// (tests only).
+    #[arg(long, env = "SPOTIFYART_MODEL", default_value = "sd-turbo")]
+    pub model: String,
+    /// Other models requests may ask for (comma-separated).
+    #[arg(long, env = "SPOTIFYART_EXTRA_MODELS", value_delimiter = ',')]
+    pub extra_models: Vec<String>,
+    #[command(flatten)]
+    pub diffusion: DiffusionArgs,
+    /// Mood model.
+    #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
+    pub mood_model: MoodModelArg,
+}
+
+/// `serve`'s settings (each also from the environment).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SPOTIFYART_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// The origin browsers reach the service at: CORS allows only it,
+    /// redirects point at it, and an https one makes cookies Secure.
+    #[arg(
+        long,
+        env = "SPOTIFYART_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: url::Url,
+    /// Take the client address from the last X-Forwarded-For entry (only
+    /// behind a proxy that sets it), for per-IP rate limits and logs.
+    #[arg(long, env = "SPOTIFYART_TRUST_PROXY")]
+    pub trust_proxy: bool,
+    /// Turn the per-IP and per-user rate limits off (load tests only).
+    #[arg(long, env = "SPOTIFYART_NO_RATE_LIMITS", hide = true)]
+    pub no_rate_limits: bool,
+    #[command(flatten)]
+    pub painter: PainterArgs,
 }
 
 /// Where Stable Diffusion weights come from and what runs them.
@@ -165,6 +229,13 @@ pub struct DiffusionArgs {
     /// Never download weights; use the folder or the cache only.
     #[arg(long)]
     pub offline: bool,
+}
+
+impl Command {
+    /// Whether this runs as a long-lived service (JSON logs).
+    pub fn is_service(&self) -> bool {
+        matches!(self, Command::Serve { .. } | Command::Worker { .. })
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -13,8 +13,10 @@ use spotifyart_core::{
     Progress, Stage, Store, read_export,
 };
 
-use crate::cli::{Cli, Command, MoodModelArg};
+use crate::cli::{Cli, Command, MoodModelArg, PainterArgs, ServerArgs};
+use spotifyart_core::{CancelToken, ImageGeneratorExt};
 
+/// Runs one parsed command line to the end.
 pub async fn run(cli: Cli) -> Result<()> {
     let database_url = cli.database_url.clone();
     let embedding_dir = cli.embedding_model_dir.clone();
@@ -110,6 +112,27 @@ pub async fn run(cli: Cli) -> Result<()> {
             let store = open_database(database_url).await?.into_store();
             crate::spotify::archive(store, &from, &to).await
         }
+        Command::Serve { server, workers } => {
+            let store = open_database(database_url).await?.into_store();
+            serve(store, server, workers, embedding_dir.as_deref()).await
+        }
+        Command::Worker {
+            painter,
+            concurrency,
+        } => {
+            let store = open_database(database_url).await?.into_store();
+            let engine = Arc::new(painting_engine(store, &painter, embedding_dir.as_deref())?);
+            let shutdown = CancelToken::new();
+            let workers =
+                crate::server::spawn_workers(engine, concurrency.max(1), shutdown.clone());
+            shutdown_signal().await;
+            eprintln!("stopping: finishing the jobs being painted");
+            shutdown.cancel();
+            for w in workers {
+                let _ = w.await;
+            }
+            Ok(())
+        }
         Command::Migrate { reencrypt } => {
             let db = open_database(database_url.clone()).await?;
             println!("database is up to date");
@@ -119,6 +142,106 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// An engine that paints with the service's models.
+fn painting_engine(
+    store: Arc<dyn Store>,
+    painter: &PainterArgs,
+    embedding_dir: Option<&Path>,
+) -> Result<Engine> {
+    Ok(Engine::builder()
+        .mood_model(crate::moods::mood_model(painter.mood_model, embedding_dir)?)
+        .store(store)
+        .generator(crate::generators::image_generator(&painter.diffusion)?)
+        .build())
+}
+
+async fn serve(
+    store: Arc<dyn Store>,
+    args: ServerArgs,
+    workers: usize,
+    embedding_dir: Option<&Path>,
+) -> Result<()> {
+    use spotifyart_core::source::CachedSource;
+    use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
+
+    let mut config = crate::server::ServerConfig::new(args.public_url.clone(), &args.painter.model);
+    config.trust_proxy = args.trust_proxy;
+    config.rate_limits = !args.no_rate_limits;
+    for m in &args.painter.extra_models {
+        if !config.models.contains(m) {
+            config.models.push(m.clone());
+        }
+    }
+    let generator = crate::generators::image_generator(&args.painter.diffusion)?;
+    for m in &config.models {
+        generator
+            .model_info(Some(m))
+            .with_context(|| format!("model {m:?} cannot be served"))?;
+    }
+    let default_redirect = config.url("/auth/spotify/callback");
+    let auth = match SpotifyConfig::from_env(Some(&default_redirect)) {
+        Ok(c) => Some(SpotifyAuth::new(c)?),
+        Err(e) => {
+            tracing::warn!(error = %e, "Spotify sign-in is off");
+            eprintln!("warning: Spotify sign-in is off: {e}");
+            None
+        }
+    };
+    let mut builder = Engine::builder()
+        .mood_model(crate::moods::mood_model(
+            args.painter.mood_model,
+            embedding_dir,
+        )?)
+        .store(store.clone())
+        .generator(generator);
+    if let Some(auth) = &auth {
+        // Profiles are read from Spotify at most every 10 minutes per user.
+        let source = SpotifySource::new(auth.clone(), store.clone());
+        builder = builder.source(Arc::new(CachedSource::new(
+            source,
+            Duration::from_secs(600),
+        )));
+    }
+    let engine = Arc::new(builder.build());
+    let shutdown = CancelToken::new();
+    let painters = crate::server::spawn_workers(engine.clone(), workers, shutdown.clone());
+    let state = crate::server::AppState::new(engine, auth, config);
+    eprintln!(
+        "serving on http://{} (public URL {}), {workers} painting worker(s)",
+        args.bind, args.public_url
+    );
+    crate::server::serve(state, args.bind, shutdown_signal())
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    shutdown.cancel();
+    for p in painters {
+        let _ = p.await;
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
     }
 }
 

@@ -1,19 +1,14 @@
-//! The `spotifyart` binary: the CLI today, the hosted API and workers as
-//! they land (see the crate docs).
+//! The `spotifyart` binary: the CLI, the hosted API (`serve`) and its job
+//! workers (`worker`); see the library crate.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-
-mod cli;
-mod commands;
-mod generators;
-mod moods;
-mod spotify;
+use spotifyart_http::{cli, commands};
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_logging(args.verbose);
+    init_logging(args.verbose, args.command.is_service());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -31,20 +26,25 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr so stdout stays clean JSON. `SPOTIFYART_LOG` (or
-/// `RUST_LOG`) overrides the level chosen by `-v`.
-fn init_logging(verbose: u8) {
+/// `RUST_LOG`) overrides the level chosen by `-v`. The service commands log
+/// JSON lines at info (one per request), for log collectors.
+fn init_logging(verbose: u8, service: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+    let default = match (verbose, service) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
         _ => "debug",
     };
     let filter = std::env::var("SPOTIFYART_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .map(EnvFilter::new)
         .unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if service {
+        logs.json().with_current_span(false).init();
+    } else {
+        logs.init();
+    }
 }

@@ -1,0 +1,296 @@
+// SpotifyArt's page: one script, no build step, no inline code (the CSP
+// allows scripts from this origin only). Views: sign in (/), your mood,
+// invites, painting and gallery (/discover), accepting an invite
+// (/match/{code}).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+
+const ERRORS = {
+  access_denied: "Spotify sign-in was cancelled.",
+  state_mismatch: "That sign-in link was not started in this browser. Please try again.",
+  state_reused: "That sign-in link was already used. Please sign in again.",
+  signin_expired: "The sign-in took too long or cookies are blocked. Please try again.",
+  exchange_failed: "Spotify did not accept the sign-in. Please try again.",
+  spotify_busy: "Spotify is busy right now. Please try again in a minute.",
+  spotify_unavailable: "Spotify could not be reached. Please try again shortly.",
+  unavailable: "SpotifyArt is having trouble right now. Please try again shortly.",
+};
+
+function cookie(name) {
+  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
+}
+
+class ApiError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function api(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = cookie("sa_csrf");
+  let payload;
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const err = (data && data.error) || { code: "error", message: res.statusText };
+    throw new ApiError(res.status, err.code, err.message, res.headers.get("Retry-After"));
+  }
+  return { status: res.status, data };
+}
+
+function notice(text, ok = false) {
+  const n = $("notice");
+  n.textContent = text;
+  n.classList.toggle("ok", ok);
+  n.hidden = !text;
+}
+
+function show(view) {
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-" + view;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function svg(tag, attrs = {}, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text) e.textContent = text;
+  return e;
+}
+
+// The valence/arousal plane with a dot per mood.
+function plot(points) {
+  const s = svg("svg", { viewBox: "-1.25 -1.25 2.5 2.5", class: "plot", role: "img" });
+  s.append(svg("title", {}, "Valence (left: sad, right: happy) and arousal (down: calm, up: energetic)"));
+  s.append(svg("rect", { x: -1, y: -1, width: 2, height: 2, rx: 0.08, fill: "#101014", stroke: "#2a2a33", "stroke-width": 0.01 }));
+  s.append(svg("line", { x1: -1, y1: 0, x2: 1, y2: 0, stroke: "#33333d", "stroke-width": 0.01 }));
+  s.append(svg("line", { x1: 0, y1: -1, x2: 0, y2: 1, stroke: "#33333d", "stroke-width": 0.01 }));
+  const label = (x, y, t) => s.append(svg("text", { x, y, "text-anchor": "middle", "font-size": 0.11 }, t));
+  label(0.55, -0.85, "euphoric");
+  label(-0.55, -0.85, "tense");
+  label(-0.55, 0.92, "melancholic");
+  label(0.55, 0.92, "serene");
+  for (const p of points) {
+    const x = Math.max(-1, Math.min(1, p.mood.valence));
+    const y = -Math.max(-1, Math.min(1, p.mood.arousal));
+    const fill = (p.mood.palette && p.mood.palette[0] && p.mood.palette[0].color) || "#1ed760";
+    s.append(svg("circle", { cx: x, cy: y, r: 0.09, fill, stroke: "#fff", "stroke-width": 0.02 }));
+    s.append(svg("text", { x, y: y - 0.13, "text-anchor": "middle", "font-size": 0.12 }, p.name));
+  }
+  return s;
+}
+
+function swatches(mood) {
+  const box = el("div", { class: "swatches" });
+  for (const sw of mood.palette || []) {
+    const d = el("div", { class: "swatch", title: sw.name + " " + sw.color });
+    d.style.background = sw.color;
+    box.append(d);
+  }
+  return box;
+}
+
+let me = null;
+
+async function signedIn() {
+  try {
+    me = (await api("/api/v1/me")).data;
+    $("who").textContent = me.display_name || "signed in";
+    $("who").hidden = false;
+    $("logout").hidden = false;
+    return true;
+  } catch (e) {
+    if (e.status === 401) return false;
+    throw e;
+  }
+}
+
+async function loadMood() {
+  const body = $("mood-body");
+  try {
+    const { mood } = (await api("/api/v1/music/mood")).data;
+    body.replaceChildren(
+      el("div", {},
+        el("p", { class: "mood-label", text: mood.label }),
+        el("p", { class: "mood-desc", text: (mood.descriptors || []).slice(0, 4).join(" · ") }),
+        swatches(mood),
+        el("p", { class: "signals", text: "From " + (mood.signals || []).join(", ").replaceAll("_", " ") +
+          " · confidence " + Math.round(mood.confidence * 100) + "%" })),
+      plot([{ name: "you", mood }]));
+    body.dataset.ready = "1";
+  } catch (e) {
+    body.replaceChildren(el("p", { class: "muted", text: e.message }));
+    if (e.status === 401) location.assign("/");
+  }
+}
+
+async function loadMatches() {
+  const { matches } = (await api("/api/v1/matches")).data;
+  const list = $("matches");
+  const select = $("subject");
+  select.replaceChildren(el("option", { value: "", text: "my mood" }));
+  if (!matches.length) {
+    list.replaceChildren(el("li", { class: "muted", text: "None yet." }));
+    return;
+  }
+  list.replaceChildren(...matches.map((m) => {
+    const other = m.users[0] === me.id ? "your invitee" : "your inviter";
+    select.append(el("option", { value: m.id, text: "our match with " + other + " (" + m.score + "/100)" }));
+    return el("li", {}, el("span", { text: m.result.blended.label + " · with " + other }),
+      el("span", { class: "score", text: m.score + "/100" }));
+  }));
+  select.value = matches[0].id;
+}
+
+async function loadGallery() {
+  const { artworks } = (await api("/api/v1/gallery")).data;
+  const g = $("gallery");
+  if (!artworks.length) {
+    g.replaceChildren(el("p", { class: "muted", text: "Nothing painted yet." }));
+    return;
+  }
+  g.replaceChildren(...artworks.map((a) =>
+    el("a", { href: a.url, target: "_blank", rel: "noopener" },
+      el("img", { src: a.url, alt: a.prompt, loading: "lazy", width: a.width, height: a.height }))));
+}
+
+function progress(fraction, text) {
+  $("progress").hidden = fraction === null;
+  $("progress-fill").style.width = Math.round((fraction || 0) * 100) + "%";
+  $("paint-status").textContent = text;
+}
+
+function showArtwork(a) {
+  $("result-img").src = a.url;
+  $("result-caption").textContent = a.prompt + " · " + a.model + ", seed " + a.seed;
+  $("result").hidden = false;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function paint() {
+  const button = $("paint");
+  button.disabled = true;
+  $("result").hidden = true;
+  try {
+    const body = {};
+    if ($("subject").value) body.match_id = $("subject").value;
+    if ($("style").value) body.style = $("style").value;
+    progress(0, "Sending…");
+    const { status, data } = await api("/api/v1/ai/art", { method: "POST", body });
+    if (status === 200) {
+      progress(1, "Already painted: here it is.");
+      showArtwork(data.artwork);
+      return;
+    }
+    let job = data.job;
+    while (job.state === "queued" || job.state === "running") {
+      progress(job.progress, job.state === "queued" ? "Waiting for a painter…" :
+        "Painting… " + Math.round(job.progress * 100) + "%");
+      await sleep(1000);
+      job = (await api(data.status_url)).data;
+    }
+    if (job.state === "failed") {
+      progress(null, "Painting failed: " + (job.error || "unknown error") + ". Try again.");
+      return;
+    }
+    progress(1, "Done.");
+    const art = (await api("/api/v1/art/" + job.artwork_id)).data;
+    showArtwork(art);
+    loadGallery();
+  } catch (e) {
+    const wait = e.retryAfter ? " (try again in " + e.retryAfter + " s)" : "";
+    progress(null, e.message + wait);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function makeInvite() {
+  try {
+    const { data } = await api("/api/v1/matches", { method: "POST" });
+    $("invite-url").value = data.url;
+    $("invite-out").hidden = false;
+    $("invite-url").select();
+  } catch (e) {
+    notice(e.message);
+  }
+}
+
+async function discover() {
+  show("discover");
+  await Promise.all([loadMood(), loadMatches(), loadGallery()]);
+}
+
+async function matchPage(code) {
+  show("match");
+  $("accept").addEventListener("click", async () => {
+    $("accept").disabled = true;
+    $("match-body").replaceChildren(el("p", { class: "muted", text: "Comparing your listening…" }));
+    try {
+      const m = (await api("/api/v1/matches/" + encodeURIComponent(code) + "/accept", { method: "POST" })).data;
+      $("match-title").textContent = "Your match";
+      $("match-body").replaceChildren(
+        el("p", { class: "big-score", text: m.score + "/100" }),
+        el("p", { text: m.explanation }),
+        plot([{ name: "them", mood: m.result.mood_a }, { name: "you", mood: m.result.mood_b },
+          { name: "together", mood: m.result.blended }]),
+        el("p", {}, el("a", { class: "button primary", href: "/discover", text: "Paint it" })));
+    } catch (e) {
+      $("match-body").replaceChildren(el("p", { text: e.message }),
+        el("a", { class: "button", href: "/discover", text: "Go to your page" }));
+    }
+  });
+}
+
+async function main() {
+  $("logout").addEventListener("click", async () => {
+    try { await api("/auth/logout", { method: "POST" }); } catch (_) { /* signed out anyway */ }
+    location.assign("/");
+  });
+  $("make-invite").addEventListener("click", makeInvite);
+  $("copy-invite").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("invite-url").value));
+  $("paint").addEventListener("click", paint);
+
+  const params = new URLSearchParams(location.search);
+  const error = params.get("error");
+  if (error) notice(ERRORS[error] || "Sign-in failed (" + error + ").");
+
+  const path = location.pathname;
+  const invite = path.match(/^\/match\/([^/]+)$/);
+  const ok = await signedIn();
+  if (!ok) {
+    show("signin");
+    if (invite) {
+      $("invite-intro").hidden = false;
+      $("signin").href = "/auth/spotify/login?next=" + encodeURIComponent(path);
+    }
+    return;
+  }
+  if (invite) return matchPage(invite[1]);
+  if (path === "/" && !error) return location.replace("/discover");
+  return discover();
+}
+
+main().catch((e) => notice(e.message || String(e)));

@@ -1,0 +1,164 @@
+//! The one place failures become responses: the core [`Error`] (wrapped
+//! as a warp rejection by handlers and filters) and warp's own rejections
+//! map to a status code and `{"error": {"code", "message"}}`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use serde::Serialize;
+use spotifyart_core::Error;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// A core error on its way to [`recover`].
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl warp::reject::Reject for ApiError {}
+
+/// Rejects with a core error.
+pub fn reject(e: Error) -> Rejection {
+    warp::reject::custom(ApiError(e))
+}
+
+/// What a 5xx hid from the client, for the access log (which has the
+/// request id); travels as a response extension.
+#[derive(Clone, Debug)]
+pub(crate) struct Detail(pub String);
+
+/// The JSON error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorInfo,
+}
+
+/// Code and message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorInfo {
+    /// Stable machine-readable code (`not_found`, `rate_limited`, ...).
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// The status a core error is answered with.
+pub fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::AlreadyExists { .. } | Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::Unauthorized { .. } | Error::Revoked { .. } => StatusCode::UNAUTHORIZED,
+        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::InvalidInput { .. } | Error::NotSupported { .. } => StatusCode::BAD_REQUEST,
+        Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        Error::Storage { .. } | Error::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A complete error response for a core error. Server-side failures keep
+/// their detail out of the body (it goes to the log with the request id).
+pub fn error_response(e: &Error) -> Response {
+    let status = status_of(e);
+    let message = match e {
+        Error::Storage { .. } => "the database is unavailable; try again shortly".to_string(),
+        Error::Io { .. } | Error::Internal { .. } => {
+            "internal error; the request id is in the X-Request-Id header".to_string()
+        }
+        other => other.to_string(),
+    };
+    let mut response = body(status, e.code(), message);
+    if let Some(after) = e.retry_after() {
+        set_retry_after(&mut response, after);
+    }
+    if status.is_server_error() {
+        response.extensions_mut().insert(Detail(format!("{e:#}")));
+    }
+    response
+}
+
+pub(crate) fn set_retry_after(response: &mut Response, after: Duration) {
+    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+}
+
+fn body(status: StatusCode, code: &'static str, message: String) -> Response {
+    let mut response = warp::reply::with_status(
+        warp::reply::json(&ErrorBody {
+            error: ErrorInfo { code, message },
+        }),
+        status,
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Every rejection to its response.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    use warp::reject::{
+        InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingHeader,
+        PayloadTooLarge, UnsupportedMediaType,
+    };
+    let response = if let Some(ApiError(e)) = rejection.find() {
+        error_response(e)
+    } else if rejection.is_not_found() {
+        body(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such page or API route".into(),
+        )
+    } else if rejection.find::<PayloadTooLarge>().is_some() {
+        body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large".into(),
+        )
+    } else if rejection.find::<LengthRequired>().is_some() {
+        body(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "send the body with a Content-Length header".into(),
+        )
+    } else if rejection.find::<UnsupportedMediaType>().is_some() {
+        body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json".into(),
+        )
+    } else if let Some(e) = rejection.find::<InvalidQuery>() {
+        body(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("invalid query string: {e}"),
+        )
+    } else if let Some(e) = rejection.find::<MissingHeader>() {
+        body(StatusCode::BAD_REQUEST, "invalid_input", e.to_string())
+    } else if let Some(e) = rejection.find::<InvalidHeader>() {
+        body(StatusCode::BAD_REQUEST, "invalid_input", e.to_string())
+    } else if let Some(e) = rejection.find::<warp::filters::cors::CorsForbidden>() {
+        body(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+    } else if rejection.find::<MethodNotAllowed>().is_some() {
+        body(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method".into(),
+        )
+    } else {
+        let mut r = body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the request id is in the X-Request-Id header".into(),
+        );
+        r.extensions_mut()
+            .insert(Detail(format!("unhandled rejection: {rejection:?}")));
+        r
+    };
+    Ok(response)
+}

@@ -1,0 +1,342 @@
+//! Which requests reach which handler, and the shared filters that run
+//! first: the client address, rate limits, the session, CSRF, strict JSON
+//! bodies.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use spotifyart_core::store::TokenHash;
+use spotifyart_core::{Error, store::OpaqueToken};
+use warp::filters::BoxedFilter;
+use warp::http::Method;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::error::reject;
+use super::session::{self, Authed};
+use super::{AppState, art, handlers, pages};
+
+/// Largest JSON body the API reads.
+pub const MAX_JSON_BODY: u64 = 16 * 1024;
+
+/// Every route, not yet recovered (see [`super::app`]).
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let health = warp::path!("healthz")
+        .and(warp::get())
+        .and_then(handlers::healthz);
+    let ready = warp::path!("readyz")
+        .and(warp::get())
+        .and(with(&state))
+        .and_then(handlers::readyz);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with(&state))
+        .and_then(handlers::metrics);
+    let ops = health.or(ready).unify().or(metrics).unify().boxed();
+
+    pages::routes()
+        .or(ops)
+        .unify()
+        .or(auth_routes(&state))
+        .unify()
+        .or(api_routes(&state))
+        .unify()
+        .boxed()
+}
+
+fn auth_routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let login = warp::path!("spotify" / "login")
+        .and(warp::get())
+        .and(with(state))
+        .and(client_ip(state))
+        .and(warp::query::<HashMap<String, String>>())
+        .and_then(handlers::login);
+    let callback = warp::path!("spotify" / "callback")
+        .and(warp::get())
+        .and(with(state))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::cookie::optional::<String>(session::OAUTH_COOKIE))
+        .and_then(handlers::callback);
+    let refresh = warp::path!("refresh")
+        .and(warp::post())
+        .and(with(state))
+        .and(signed_in(state, true))
+        .and_then(handlers::refresh);
+    let logout = warp::path!("logout")
+        .and(warp::post())
+        .and(with(state))
+        .and(signed_in(state, true))
+        .and_then(handlers::logout);
+    // The prefix first, so a request is counted once, by the branch it
+    // belongs to.
+    warp::path("auth")
+        .and(api_limit(state))
+        .and(
+            login
+                .or(callback)
+                .unify()
+                .or(refresh)
+                .unify()
+                .or(logout)
+                .unify(),
+        )
+        .boxed()
+}
+
+fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let v1 = warp::path("api").and(warp::path("v1"));
+    let openapi = warp::path!("openapi.json")
+        .and(warp::get())
+        .and_then(handlers::openapi);
+    let me = warp::path!("me")
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and_then(handlers::me);
+    let mood = warp::path!("music" / "mood")
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and(strict_query::<super::models::MoodQuery>())
+        .and_then(handlers::mood);
+    let create_invite = warp::path!("matches")
+        .and(warp::post())
+        .and(with(state))
+        .and(signed_in(state, true))
+        .and_then(handlers::create_invite);
+    let list_matches = warp::path!("matches")
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and_then(handlers::list_matches);
+    let accept = warp::path!("matches" / String / "accept")
+        .and(warp::post())
+        .and(with(state))
+        .and(signed_in(state, true))
+        .and_then(handlers::accept_invite);
+    let get_match = warp::path!("matches" / String)
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and_then(handlers::get_match);
+    let create_art = warp::path!("ai" / "art")
+        .and(warp::post())
+        .and(with(state))
+        .and(signed_in(state, true))
+        .and(json_body::<super::models::ArtBody>(true))
+        .and_then(handlers::create_art);
+    let job = warp::path!("jobs" / String)
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and_then(handlers::get_job);
+    let artwork = warp::path!("art" / String)
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and(conditions())
+        .and_then(handlers::artwork);
+    let gallery = warp::path!("gallery")
+        .and(warp::get())
+        .and(with(state))
+        .and(signed_in(state, false))
+        .and(strict_query::<super::models::GalleryQuery>())
+        .and_then(handlers::gallery);
+
+    let reads = openapi
+        .or(me)
+        .unify()
+        .or(mood)
+        .unify()
+        .or(list_matches)
+        .unify()
+        .or(get_match)
+        .unify()
+        .or(job)
+        .unify()
+        .or(artwork)
+        .unify()
+        .or(gallery)
+        .unify()
+        .boxed();
+    let writes = create_invite
+        .or(accept)
+        .unify()
+        .or(create_art)
+        .unify()
+        .boxed();
+    let cors = warp::cors()
+        .allow_origin(state.config().origin().as_str())
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(["content-type", session::CSRF_HEADER])
+        .max_age(600);
+    v1.and(api_limit(state))
+        .and(reads.or(writes).unify())
+        .with(cors)
+        .map(warp::Reply::into_response)
+        .boxed()
+}
+
+fn with(
+    state: &AppState,
+) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone + use<> {
+    let state = state.clone();
+    warp::any().map(move || state.clone())
+}
+
+/// The client's address: the socket peer, or behind a trusted proxy the
+/// last `X-Forwarded-For` entry (the one the proxy itself appended).
+pub fn client_ip(
+    state: &AppState,
+) -> impl Filter<Extract = (IpAddr,), Error = std::convert::Infallible> + Clone + use<> {
+    let trust = state.config().trust_proxy;
+    warp::addr::remote()
+        .and(warp::header::headers_cloned())
+        .map(
+            move |peer: Option<SocketAddr>, headers: warp::http::HeaderMap| {
+                let from_proxy = trust
+                    .then(|| {
+                        let forwarded = headers.get("x-forwarded-for")?.to_str().ok()?;
+                        forwarded.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+                    })
+                    .flatten();
+                from_proxy
+                    .or(peer.map(|p| p.ip()))
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+            },
+        )
+}
+
+/// The per-IP limit on everything under `/api` and `/auth`.
+fn api_limit(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let state = state.clone();
+    client_ip(&state)
+        .and_then(move |ip| {
+            let state = state.clone();
+            async move { state.limits().api(ip).map_err(reject) }
+        })
+        .untuple_one()
+}
+
+/// The signed-in user, from the session cookie; with `csrf`, also checks
+/// that the request came from our own page (Origin, and the CSRF header
+/// matching the session).
+pub fn signed_in(
+    state: &AppState,
+    csrf: bool,
+) -> impl Filter<Extract = (Authed,), Error = Rejection> + Clone + use<> {
+    let state = state.clone();
+    warp::cookie::optional::<String>(session::SESSION_COOKIE)
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>(session::CSRF_HEADER))
+        .and_then(
+            move |cookie: Option<String>, origin: Option<String>, presented: Option<String>| {
+                let state = state.clone();
+                async move {
+                    let token = cookie
+                        .filter(|c| !c.is_empty())
+                        .ok_or_else(|| reject(Error::unauthorized("sign in first")))?;
+                    if csrf {
+                        if origin
+                            .as_deref()
+                            .is_some_and(|o| o != state.config().origin())
+                        {
+                            return Err(reject(Error::Forbidden {
+                                message: "cross-site request refused".into(),
+                            }));
+                        }
+                        if !presented.is_some_and(|p| session::csrf_matches(&token, &p)) {
+                            return Err(reject(Error::Forbidden {
+                                message: "missing or wrong X-CSRF-Token header; reload the page"
+                                    .into(),
+                            }));
+                        }
+                    }
+                    authenticate(&state, &OpaqueToken::from_client(&token).hash())
+                        .await
+                        .map_err(reject)
+                }
+            },
+        )
+}
+
+/// The live session for a token hash; extends its idle expiry at most
+/// once a minute (not a write per request).
+async fn authenticate(state: &AppState, hash: &TokenHash) -> Result<Authed, Error> {
+    let store = state.engine().store();
+    let now = state.engine().now();
+    let s = store.session(hash, now).await.map_err(|e| match e {
+        Error::Unauthorized { .. } | Error::NotFound { .. } => {
+            Error::unauthorized("your session has ended; sign in again")
+        }
+        other => other,
+    })?;
+    let idle = session::chrono_dur(state.config().session_idle);
+    if s.idle_expires_at - now < idle - chrono::Duration::minutes(1) {
+        store.touch_session(hash, now, now + idle).await?;
+    }
+    Ok(Authed {
+        user: s.user,
+        session: s.hash,
+        absolute_expires_at: s.absolute_expires_at,
+    })
+}
+
+/// A query string whose unknown or malformed keys are a 400 naming them.
+fn strict_query<T: DeserializeOwned + Send + 'static>()
+-> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify()
+        .and_then(|raw: String| async move {
+            serde_urlencoded::from_str::<T>(&raw)
+                .map_err(|e| reject(Error::invalid(format!("query string: {e}"))))
+        })
+}
+
+/// A JSON body of at most [`MAX_JSON_BODY`] bytes (a larger one is 413
+/// before it is read) parsed strictly: unknown fields refused, errors with
+/// line and column. An empty body is `{}` when `empty_ok`.
+fn json_body<T: DeserializeOwned + Send + 'static>(
+    empty_ok: bool,
+) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(MAX_JSON_BODY)
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::body::bytes())
+        .and_then(
+            move |content_type: Option<String>, body: Bytes| async move {
+                let body: &[u8] = if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
+                    b"{}"
+                } else {
+                    if !content_type.as_deref().is_some_and(is_json) {
+                        return Err(reject(Error::invalid(
+                            "send the body as JSON with Content-Type: application/json",
+                        )));
+                    }
+                    &body
+                };
+                serde_json::from_slice::<T>(body)
+                    .map_err(|e| reject(Error::invalid(format!("request body: {e}"))))
+            },
+        )
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// The conditional and range headers of a PNG request.
+fn conditions() -> impl Filter<Extract = (art::Conditions,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("if-none-match")
+        .and(warp::header::optional::<String>("range"))
+        .and(warp::header::optional::<String>("if-range"))
+        .map(|if_none_match, range, if_range| art::Conditions {
+            if_none_match,
+            range,
+            if_range,
+        })
+}

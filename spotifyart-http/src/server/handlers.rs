@@ -1,0 +1,621 @@
+//! What each route does. Handlers return the core error (as a rejection)
+//! and leave status codes and the error body to [`super::error::recover`].
+//!
+//! Authorization: a user reads only their own mood, gallery and jobs and
+//! the matches and artworks they are in; anything else is 404, exactly as
+//! if it did not exist.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use spotifyart_core::engine::{subject_one, subject_pair};
+use spotifyart_core::store::{Invite, Job, OpaqueToken};
+use spotifyart_core::{
+    ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Mood, Subject, TimeRange,
+    UserId,
+};
+use spotifyart_spotify::{LISTENING_SCOPES, MemoryTokens, PROVIDER, UserApi, new_account};
+use utoipa::OpenApi;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use super::art::{Conditions, png_response};
+use super::error::reject;
+use super::models::*;
+use super::session::{self, Authed};
+use super::{AppState, openapi};
+
+type Res = Result<Response, Rejection>;
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    let mut r = warp::reply::with_status(warp::reply::json(body), status).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+/// An id from the path; a malformed one is as unknown as a missing one.
+fn path_id<T: FromStr>(raw: &str, what: &str) -> Result<T, Rejection> {
+    raw.parse()
+        .map_err(|_| reject(Error::not_found(format!("{what} {raw}"))))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
+pub async fn healthz() -> Res {
+    let mut r = Response::new(Bytes::from_static(b"ok\n").into());
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(state: AppState) -> Res {
+    let store = state.engine().store();
+    let database = store.backend().to_string();
+    Ok(match store.ping().await {
+        Ok(()) => json(
+            StatusCode::OK,
+            &Readiness {
+                status: "ready",
+                database,
+                error: None,
+            },
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &Readiness {
+                    status: "unavailable",
+                    database,
+                    error: Some("the database does not answer".into()),
+                },
+            )
+        }
+    })
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "OpenMetrics text")))]
+pub async fn metrics(state: AppState) -> Res {
+    let mut r = Response::new(state.metrics().render().into());
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1")))]
+pub async fn openapi() -> Res {
+    Ok(warp::reply::json(&openapi::ApiDoc::openapi()).into_response())
+}
+
+/// Starts a Spotify sign-in: 303 to Spotify's consent page with `state`
+/// and a PKCE S256 challenge, both bound to this browser by a cookie.
+#[utoipa::path(get, path = "/auth/spotify/login",
+    params(("next" = Option<String>, Query, description = "local page to return to")),
+    responses((status = 303, description = "to Spotify"), (status = 429, body = super::error::ErrorBody)))]
+pub async fn login(state: AppState, ip: IpAddr, query: HashMap<String, String>) -> Res {
+    state.limits().login(ip).map_err(reject)?;
+    let auth = state.auth().ok_or_else(|| {
+        reject(Error::NotSupported {
+            message: "Spotify sign-in is not configured on this server (SPOTIFY_CLIENT_ID)".into(),
+        })
+    })?;
+    let request = auth.authorize(LISTENING_SCOPES);
+    use secrecy::ExposeSecret;
+    let next = session::local_path(query.get("next").map_or("/discover", String::as_str));
+    let cookie = session::oauth_cookie(
+        state.config(),
+        request.state.expose_secret(),
+        request.pkce_verifier.expose_secret(),
+        &next,
+    );
+    Ok(redirect(request.url.as_str(), &[cookie]))
+}
+
+/// Spotify's redirect back. Checks `state` against this browser's cookie
+/// (once: a replay is refused), exchanges the code with the PKCE
+/// verifier, stores the tokens encrypted and signs the browser in. Every
+/// failure goes back to the sign-in page with an error code and nothing
+/// stored.
+#[utoipa::path(get, path = "/auth/spotify/callback", responses(
+    (status = 303, description = "to the page the sign-in started from, or to /?error=CODE")))]
+pub async fn callback(
+    state: AppState,
+    query: HashMap<String, String>,
+    cookie: Option<String>,
+) -> Res {
+    let config = state.config();
+    let clear = session::clear_oauth_cookie(config);
+    let fail = |code: &str| {
+        Ok(redirect(
+            &format!("/?error={code}"),
+            std::slice::from_ref(&clear),
+        ))
+    };
+    let Some(pending) = cookie
+        .as_deref()
+        .and_then(|c| session::parse_oauth_cookie(c).ok())
+    else {
+        tracing::warn!("sign-in callback without this browser's sign-in cookie");
+        return fail("signin_expired");
+    };
+    let returned = query.get("state").map(String::as_str).unwrap_or("");
+    if !session::same_secret(&pending.state, returned) {
+        tracing::warn!("sign-in callback with a state that is not this browser's");
+        return fail("state_mismatch");
+    }
+    if !state.use_state(&pending.state, session::OAUTH_TTL) {
+        tracing::warn!("sign-in callback replayed");
+        return fail("state_reused");
+    }
+    if let Some(error) = query.get("error") {
+        let code = if error == "access_denied" {
+            "access_denied"
+        } else {
+            "spotify_error"
+        };
+        return fail(code);
+    }
+    let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
+        return fail("no_code");
+    };
+    let Some(auth) = state.auth() else {
+        return fail("not_configured");
+    };
+    let verifier = secrecy::SecretString::from(pending.verifier.clone());
+    let signed_in = async {
+        let tokens = auth.exchange(code, &verifier).await?;
+        let api = UserApi::new(auth.clone(), Arc::new(MemoryTokens::new(tokens.clone())));
+        let me = api.me().await?;
+        let store = state.engine().store();
+        let now = state.engine().now();
+        let user = store
+            .upsert_account(&new_account(&me, &tokens.scopes), now)
+            .await?;
+        store.put_tokens(user.id, PROVIDER, &tokens).await?;
+        let (token, new) = session::new_session(config, user.id, now);
+        store.create_session(&new).await?;
+        tracing::info!(user = %user.id, "signed in");
+        Ok::<_, Error>(token)
+    }
+    .await;
+    match signed_in {
+        Ok(token) => {
+            let [s, c] = session::session_cookies(config, &token);
+            Ok(redirect(&pending.next, &[s, c, clear.clone()]))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in failed");
+            fail(match e {
+                Error::RateLimited { .. } => "spotify_busy",
+                Error::Upstream { .. } => "spotify_unavailable",
+                Error::Storage { .. } => "unavailable",
+                _ => "exchange_failed",
+            })
+        }
+    }
+}
+
+/// Replaces the session token (the old one stops working at once); the
+/// session's absolute expiry is kept.
+#[utoipa::path(post, path = "/auth/refresh", responses(
+    (status = 204, description = "new cookies set"), (status = 401, body = super::error::ErrorBody)))]
+pub async fn refresh(state: AppState, authed: Authed) -> Res {
+    state.limits().refresh(authed.user).map_err(reject)?;
+    let config = state.config();
+    let now = state.engine().now();
+    let (token, mut new) = session::new_session(config, authed.user, now);
+    new.absolute_expires_at = authed.absolute_expires_at;
+    new.idle_expires_at = new.idle_expires_at.min(new.absolute_expires_at);
+    state
+        .engine()
+        .store()
+        .rotate_session(&authed.session, &new, now)
+        .await
+        .map_err(reject)?;
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(with_cookies(r, &session::session_cookies(config, &token)))
+}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/auth/logout", responses((status = 204, description = "signed out")))]
+pub async fn logout(state: AppState, authed: Authed) -> Res {
+    state
+        .engine()
+        .store()
+        .revoke_session(&authed.session)
+        .await
+        .map_err(reject)?;
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(with_cookies(
+        r,
+        &session::clear_session_cookies(state.config()),
+    ))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = super::error::ErrorBody)))]
+pub async fn me(state: AppState, authed: Authed) -> Res {
+    let user = state
+        .engine()
+        .store()
+        .user(authed.user)
+        .await
+        .map_err(reject)?;
+    Ok(json(
+        StatusCode::OK,
+        &Me {
+            id: user.id.0,
+            display_name: user.display_name,
+        },
+    ))
+}
+
+/// The user's mood: stored if computed within the last hour, else from
+/// their Spotify listening now.
+async fn current_mood(
+    state: &AppState,
+    user: UserId,
+    range: Option<TimeRange>,
+    refresh: bool,
+) -> Result<(Mood, chrono::DateTime<chrono::Utc>), Error> {
+    let engine = state.engine();
+    let now = engine.now();
+    if !refresh
+        && let Some(s) = engine.store().latest_mood(user, range).await?
+        && now - s.computed_at < session::chrono_dur(state.config().mood_max_age)
+    {
+        return Ok((s.mood, s.computed_at));
+    }
+    match engine.mood(user, range).await {
+        Ok(mood) => Ok((mood, now)),
+        Err(e @ Error::Revoked { .. }) => {
+            // Spotify access is gone: end every session of this user, so
+            // the page asks them to sign in again.
+            let ended = engine.store().revoke_sessions(user, now).await.unwrap_or(0);
+            tracing::info!(%user, ended, "spotify access revoked; sessions ended");
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The signed-in user's mood.
+#[utoipa::path(get, path = "/api/v1/music/mood", params(MoodQuery), responses(
+    (status = 200, body = MoodResponse), (status = 401, body = super::error::ErrorBody),
+    (status = 502, body = super::error::ErrorBody)))]
+pub async fn mood(state: AppState, authed: Authed, query: MoodQuery) -> Res {
+    let range = query
+        .time_range
+        .as_deref()
+        .map(TimeRange::from_str)
+        .transpose()
+        .map_err(reject)?;
+    let (mood, computed_at) = current_mood(&state, authed.user, range, query.refresh)
+        .await
+        .map_err(reject)?;
+    Ok(json(
+        StatusCode::OK,
+        &MoodResponse {
+            mood,
+            time_range: range.map(|r| r.to_string()),
+            computed_at,
+        },
+    ))
+}
+
+/// Creates an invite to match.
+#[utoipa::path(post, path = "/api/v1/matches", responses(
+    (status = 201, body = InviteResponse), (status = 401, body = super::error::ErrorBody)))]
+pub async fn create_invite(state: AppState, authed: Authed) -> Res {
+    let now = state.engine().now();
+    let code = OpaqueToken::generate();
+    let expires_at = now + session::chrono_dur(state.config().invite_ttl);
+    state
+        .engine()
+        .store()
+        .create_invite(&Invite {
+            hash: code.hash(),
+            inviter: authed.user,
+            created_at: now,
+            expires_at,
+            accepted_by: None,
+            match_id: None,
+        })
+        .await
+        .map_err(reject)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &InviteResponse {
+            url: state.config().url(&format!("/match/{}", code.expose())),
+            invite: code.expose().to_string(),
+            expires_at,
+        },
+    ))
+}
+
+/// Accepts an invite: compares the two people's listening and stores the
+/// match (once; a used or expired invite is 409).
+#[utoipa::path(post, path = "/api/v1/matches/{invite}/accept", params(("invite" = String, Path)),
+    responses((status = 201, body = MatchView), (status = 404, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody)))]
+pub async fn accept_invite(invite: String, state: AppState, authed: Authed) -> Res {
+    let engine = state.engine();
+    let store = engine.store();
+    let hash = OpaqueToken::from_client(&invite).hash();
+    let found = store.invite(&hash).await.map_err(|e| match e {
+        Error::NotFound { .. } => reject(Error::not_found("invite")),
+        other => reject(other),
+    })?;
+    let now = engine.now();
+    // The cheap checks first: no Spotify calls for a dead invite.
+    if found.inviter == authed.user {
+        return Err(reject(Error::invalid("you cannot accept your own invite")));
+    }
+    if found.accepted_by.is_some() {
+        return Err(reject(Error::conflict("this invite has already been used")));
+    }
+    if now >= found.expires_at {
+        return Err(reject(Error::conflict(
+            "this invite has expired; ask for a new one",
+        )));
+    }
+    let record = engine
+        .compute_match(found.inviter, authed.user)
+        .await
+        .map_err(reject)?;
+    store
+        .accept_invite(&hash, &record, engine.now())
+        .await
+        .map_err(reject)?;
+    Ok(json(StatusCode::CREATED, &MatchView::from(&record)))
+}
+
+/// The matches the user is part of.
+#[utoipa::path(get, path = "/api/v1/matches", responses((status = 200, body = MatchList)))]
+pub async fn list_matches(state: AppState, authed: Authed) -> Res {
+    let matches = state
+        .engine()
+        .store()
+        .matches_for(authed.user)
+        .await
+        .map_err(reject)?;
+    Ok(json(
+        StatusCode::OK,
+        &MatchList {
+            matches: matches.iter().map(MatchView::from).collect(),
+        },
+    ))
+}
+
+async fn visible_match(
+    state: &AppState,
+    raw: &str,
+    user: UserId,
+) -> Result<spotifyart_core::store::MatchRecord, Rejection> {
+    let id: MatchId = path_id(raw, "match")?;
+    let record = state.engine().store().get_match(id).await.map_err(reject)?;
+    if !record.users.contains(&user) {
+        return Err(reject(Error::not_found(format!("match {id}"))));
+    }
+    Ok(record)
+}
+
+/// One match the user is part of.
+#[utoipa::path(get, path = "/api/v1/matches/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = MatchView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_match(id: String, state: AppState, authed: Authed) -> Res {
+    let record = visible_match(&state, &id, authed.user).await?;
+    Ok(json(StatusCode::OK, &MatchView::from(&record)))
+}
+
+/// Paints the user's mood, or a match they are in: 200 with the artwork
+/// when that exact picture was painted before, else 202 with a job to
+/// poll (10 new paintings an hour per user).
+#[utoipa::path(post, path = "/api/v1/ai/art", request_body = ArtBody, responses(
+    (status = 200, body = ArtReady), (status = 202, body = ArtQueued),
+    (status = 400, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
+    let engine = state.engine();
+    let config = state.config();
+    let model = body
+        .model
+        .clone()
+        .unwrap_or_else(|| config.default_model.clone());
+    if !config.models.contains(&model) {
+        return Err(reject(Error::invalid(format!(
+            "model {model:?} is not offered here; use one of: {}",
+            config.models.join(", ")
+        ))));
+    }
+    let subject = match body.match_id {
+        Some(id) => {
+            let record = visible_match(&state, &id.to_string(), authed.user).await?;
+            subject_pair(&record.result, Some(record.id), record.users.to_vec())
+        }
+        None => {
+            let (mood, _) = current_mood(&state, authed.user, None, false)
+                .await
+                .map_err(reject)?;
+            subject_one(Some(authed.user), mood)
+        }
+    };
+    let params = ArtParams {
+        model: Some(model),
+        seed: body.seed,
+        steps: body.steps,
+        guidance: body.guidance,
+        width: body.width,
+        height: body.height,
+        style: body.style,
+    };
+    let art = engine.prepare(subject, &params).map_err(reject)?;
+    if let Some(meta) = engine
+        .store()
+        .artwork_by_key(&art.key)
+        .await
+        .map_err(reject)?
+    {
+        state.metrics().art("cached");
+        return Ok(json(
+            StatusCode::OK,
+            &ArtReady {
+                artwork: ArtworkView::from(&meta),
+            },
+        ));
+    }
+    state.limits().art(authed.user).map_err(reject)?;
+    match engine
+        .request_art(&art, Some(authed.user))
+        .await
+        .map_err(reject)?
+    {
+        ArtTicket::Ready(meta) => {
+            state.metrics().art("cached");
+            Ok(json(
+                StatusCode::OK,
+                &ArtReady {
+                    artwork: ArtworkView::from(&meta),
+                },
+            ))
+        }
+        ArtTicket::Queued(job) => {
+            state.metrics().art("queued");
+            let status_url = format!("/api/v1/jobs/{}", job.id);
+            let mut r = json(
+                StatusCode::ACCEPTED,
+                &ArtQueued {
+                    job_id: job.id.0,
+                    status_url: status_url.clone(),
+                    job: JobView::from(&job),
+                },
+            );
+            if let Ok(v) = HeaderValue::from_str(&status_url) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(r)
+        }
+    }
+}
+
+fn may_see_job(job: &Job, user: UserId) -> bool {
+    job.owner == Some(user) || job.spec.subject.users().contains(&user)
+}
+
+/// A painting job the user asked for (or that paints them).
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_job(id: String, state: AppState, authed: Authed) -> Res {
+    let job_id: JobId = path_id(&id, "job")?;
+    let job = state.engine().store().job(job_id).await.map_err(reject)?;
+    if !may_see_job(&job, authed.user) {
+        return Err(reject(Error::not_found(format!("job {job_id}"))));
+    }
+    Ok(json(StatusCode::OK, &JobView::from(&job)))
+}
+
+fn may_see_art(meta: &ArtworkMeta, user: UserId) -> bool {
+    match &meta.subject {
+        Subject::One { user: u, .. } => *u == Some(user),
+        pair @ Subject::Pair { .. } => pair.users().contains(&user),
+    }
+}
+
+/// `/api/v1/art/{id}` (metadata) and `/api/v1/art/{id}.png` (the picture).
+#[utoipa::path(get, path = "/api/v1/art/{id}", params(("id" = String, Path, description = "id, or id.png for the PNG")),
+    responses((status = 200, body = ArtworkView), (status = 206, description = "a byte range of the PNG"),
+    (status = 304, description = "not modified"), (status = 404, body = super::error::ErrorBody)))]
+pub async fn artwork(id: String, state: AppState, authed: Authed, conditions: Conditions) -> Res {
+    let store = state.engine().store();
+    let (raw, png) = match id.strip_suffix(".png") {
+        Some(raw) => (raw, true),
+        None => (id.as_str(), false),
+    };
+    let art_id: ArtworkId = path_id(raw, "artwork")?;
+    let hidden = || reject(Error::not_found(format!("artwork {art_id}")));
+    if !png || conditions.if_none_match.is_some() {
+        let meta = store.artwork_meta(art_id).await.map_err(reject)?;
+        if !may_see_art(&meta, authed.user) {
+            return Err(hidden());
+        }
+        if !png {
+            return Ok(json(StatusCode::OK, &ArtworkView::from(&meta)));
+        }
+        let r = png_response(Bytes::new(), &meta.sha256, &conditions);
+        if r.status() == StatusCode::NOT_MODIFIED {
+            return Ok(r);
+        }
+    }
+    let artwork = store.artwork(art_id).await.map_err(reject)?;
+    if !may_see_art(&artwork.meta, authed.user) {
+        return Err(hidden());
+    }
+    Ok(png_response(
+        Bytes::from(artwork.png),
+        &artwork.meta.sha256,
+        &conditions,
+    ))
+}
+
+/// The artworks the user is in, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/gallery", params(GalleryQuery), responses((status = 200, body = Gallery)))]
+pub async fn gallery(state: AppState, authed: Authed, query: GalleryQuery) -> Res {
+    let limit = query.limit.unwrap_or(24);
+    if !(1..=100).contains(&limit) {
+        return Err(reject(Error::invalid("limit must be between 1 and 100")));
+    }
+    let mut artworks = state
+        .engine()
+        .store()
+        .artworks_for(authed.user, query.before, limit + 1)
+        .await
+        .map_err(reject)?;
+    let next_before = (artworks.len() > limit).then(|| artworks[limit - 1].created_at);
+    artworks.truncate(limit);
+    Ok(json(
+        StatusCode::OK,
+        &Gallery {
+            artworks: artworks.iter().map(ArtworkView::from).collect(),
+            next_before,
+        },
+    ))
+}

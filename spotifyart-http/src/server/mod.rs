@@ -1,0 +1,322 @@
+//! The hosted service: pages, Spotify sign-in, the JSON API, health,
+//! metrics and the OpenAPI document, on warp; and the job workers that
+//! paint what the API queues.
+//!
+//! Laid out as warp's own examples: [`filters`] says which requests reach
+//! which [`handlers`], [`models`] are the wire types, and one
+//! [`error::recover`] turns every failure into a status and the JSON error
+//! body. [`app`] wraps it all with the request id, security headers, the
+//! access log line and the metrics.
+
+pub mod error;
+pub mod filters;
+pub mod handlers;
+pub mod models;
+pub mod openapi;
+
+mod art;
+mod limits;
+mod metrics;
+mod pages;
+mod session;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use spotifyart_core::{CancelToken, Engine};
+use spotifyart_spotify::SpotifyAuth;
+use url::Url;
+use warp::Filter;
+use warp::http::{HeaderValue, header};
+use warp::reply::Response;
+
+pub use limits::Limits;
+pub use metrics::Metrics;
+
+/// How the service behaves; see `spotifyart serve --help`.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The origin browsers use: CORS, redirects, invite links, cookie
+    /// `Secure`.
+    pub public_url: Url,
+    /// Client address from X-Forwarded-For (behind a proxy only).
+    pub trust_proxy: bool,
+    /// Rate limits on (off only for load tests).
+    pub rate_limits: bool,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in whatever its use.
+    pub session_absolute: Duration,
+    /// Invites are unusable after this.
+    pub invite_ttl: Duration,
+    /// Model used when a request names none.
+    pub default_model: String,
+    /// Models requests may name (the default included).
+    pub models: Vec<String>,
+    /// A stored mood younger than this is served without asking Spotify.
+    pub mood_max_age: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for `public_url` and `default_model`.
+    pub fn new(public_url: Url, default_model: &str) -> Self {
+        Self {
+            public_url,
+            trust_proxy: false,
+            rate_limits: true,
+            session_idle: Duration::from_secs(3 * 24 * 3600),
+            session_absolute: Duration::from_secs(30 * 24 * 3600),
+            invite_ttl: Duration::from_secs(7 * 24 * 3600),
+            default_model: default_model.to_string(),
+            models: vec![default_model.to_string()],
+            mood_max_age: Duration::from_secs(3600),
+        }
+    }
+
+    /// The public origin as browsers send it in `Origin` (no trailing
+    /// slash, no path).
+    pub fn origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// An absolute URL on the public origin.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.origin(), path)
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    auth: Option<SpotifyAuth>,
+    config: ServerConfig,
+    limits: Limits,
+    metrics: Metrics,
+    /// OAuth `state`s already used in this process, until they expire:
+    /// a replayed callback is refused even with the cookie still present.
+    used_states: Mutex<HashMap<String, Instant>>,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("engine", &self.inner.engine)
+            .field("config", &self.inner.config)
+            .field("spotify", &self.inner.auth.is_some())
+            .finish()
+    }
+}
+
+impl AppState {
+    /// State for `engine` (whose music source reads signed-in users' Spotify
+    /// data) and `auth` (the Spotify app; `None` disables sign-in).
+    pub fn new(engine: Arc<Engine>, auth: Option<SpotifyAuth>, config: ServerConfig) -> Self {
+        let limits = Limits::new(config.rate_limits);
+        Self {
+            inner: Arc::new(Inner {
+                engine,
+                auth,
+                config,
+                limits,
+                metrics: Metrics::new(),
+                used_states: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn auth(&self) -> Option<&SpotifyAuth> {
+        self.inner.auth.as_ref()
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Marks an OAuth state used; false when it already was.
+    pub(crate) fn use_state(&self, state: &str, ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut used = self
+            .inner
+            .used_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        used.retain(|_, until| *until > now);
+        used.insert(state.to_string(), now + ttl).is_none()
+    }
+}
+
+/// What [`app`] knows about a request before routing it.
+#[derive(Clone, Debug)]
+struct RequestStart {
+    id: String,
+    started: Instant,
+    method: warp::http::Method,
+    path: String,
+}
+
+/// The whole service: routes, then the one `recover`, wrapped so every
+/// response (errors included) gets a request id, the security headers, an
+/// access log line and its metrics.
+pub fn app(
+    state: AppState,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let routes = filters::routes(state.clone()).recover(error::recover);
+    warp::any()
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .map(
+            |method, path: warp::path::FullPath, headers: warp::http::HeaderMap| RequestStart {
+                id: headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|id| {
+                        (8..=64).contains(&id.len())
+                            && id
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    })
+                    .map(str::to_string)
+                    .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
+                started: Instant::now(),
+                method,
+                path: path.as_str().to_string(),
+            },
+        )
+        .and(routes)
+        .map(move |start: RequestStart, reply| finish(&state, start, reply))
+}
+
+fn finish(state: &AppState, start: RequestStart, reply: impl warp::Reply) -> Response {
+    let mut response = reply.into_response();
+    let status = response.status();
+    let route = metrics::route_label(&start.method, &start.path);
+    let elapsed = start.started.elapsed();
+    state
+        .metrics()
+        .observe(&start.method, route, status.as_u16(), elapsed);
+    let detail = response
+        .extensions_mut()
+        .remove::<error::Detail>()
+        .map(|d| d.0);
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&start.id) {
+        headers.insert("x-request-id", v);
+    }
+    security_headers(headers);
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
+    if status.is_server_error() {
+        tracing::error!(
+            request_id = %start.id, method = %start.method, route, status = status.as_u16(),
+            latency_ms, error = detail.as_deref().unwrap_or(""), "request failed"
+        );
+    } else {
+        tracing::info!(
+            request_id = %start.id, method = %start.method, route, status = status.as_u16(),
+            latency_ms, "request"
+        );
+    }
+    response
+}
+
+/// The Content-Security-Policy: scripts, styles and everything else from
+/// this origin only; no inline script; never framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob: https://i.scdn.co; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+fn security_headers(headers: &mut warp::http::HeaderMap) {
+    let fixed = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=()",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+}
+
+/// Serves `app(state)` on `addr` until `shutdown` resolves, then finishes
+/// the requests in flight.
+pub async fn serve(
+    state: AppState,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(state, listener, shutdown).await
+}
+
+/// As [`serve`], on a listener the caller bound (port 0 in tests).
+pub async fn serve_on(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, public_url = %state.config().public_url, "serving");
+    warp::serve(app(state))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+    Ok(())
+}
+
+/// Starts `n` painting workers on `engine`, each leasing jobs from the
+/// store until `shutdown` is cancelled (a job being painted is finished).
+pub fn spawn_workers(
+    engine: Arc<Engine>,
+    n: usize,
+    shutdown: CancelToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    (0..n)
+        .map(|i| {
+            let (engine, shutdown) = (engine.clone(), shutdown.clone());
+            let name = format!("{host}-{}-{i}", std::process::id());
+            tokio::spawn(async move {
+                tracing::info!(worker = %name, "worker started");
+                engine.work(&name, Duration::from_secs(2), &shutdown).await;
+                tracing::info!(worker = %name, "worker stopped");
+            })
+        })
+        .collect()
+}

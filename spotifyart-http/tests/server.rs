@@ -1,0 +1,855 @@
+//! The hosted API through `warp::test`: every route's success and failure
+//! paths, against the fake Spotify (real OAuth with PKCE), an in-memory
+//! store and a manual clock.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use spotifyart_core::engine::{Clock, JobSettings};
+use spotifyart_core::testing::ManualClock;
+use spotifyart_core::{
+    Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore,
+    ListeningProfile, ModelInfo, PalettePainter, Store,
+};
+use spotifyart_http::server::{AppState, ServerConfig, app};
+use spotifyart_spotify::fake::{FakeApp, FakeSpotify, Mode};
+use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
+use warp::http::{Response, StatusCode};
+use warp::hyper::body::Bytes;
+
+const CLIENT_ID: &str = "fake-client-id";
+const PUBLIC: &str = "http://127.0.0.1:8080";
+const REDIRECT: &str = "http://127.0.0.1:8080/auth/spotify/callback";
+
+fn profile(name: &str) -> ListeningProfile {
+    let path = format!(
+        "{}/../examples/profiles/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    ListeningProfile::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A generator that always fails, as a model that cannot load would.
+#[derive(Debug)]
+struct Broken;
+
+impl ImageGenerator for Broken {
+    fn models(&self) -> Vec<ModelInfo> {
+        let mut m = PalettePainter.models().remove(0);
+        m.id = "broken".into();
+        vec![m]
+    }
+    fn generate(
+        &self,
+        _: &spotifyart_core::ArtRequest,
+        _: &GenerationContext,
+    ) -> spotifyart_core::Result<spotifyart_core::GeneratedImage> {
+        Err(Error::model(
+            "the weights are missing: unet/diffusion_pytorch_model.safetensors",
+        ))
+    }
+}
+
+struct Harness {
+    fake: FakeSpotify,
+    state: AppState,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+}
+
+async fn harness() -> Harness {
+    harness_with(|_| {}).await
+}
+
+async fn harness_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
+    spotifyart_spotify::install_crypto_provider();
+    let fake = FakeSpotify::start(
+        Mode::Development,
+        FakeApp {
+            client_id: CLIENT_ID.into(),
+            client_secret: None,
+            redirect_uris: vec![REDIRECT.into()],
+        },
+    )
+    .await
+    .unwrap();
+    fake.add_user("sunny.listener", "Sunny", &profile("sunny"));
+    fake.add_user("midnight.listener", "Midnight", &profile("midnight"));
+    fake.add_user("third.listener", "Third", &profile("sunny"));
+    let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+    let auth = SpotifyAuth::new(
+        SpotifyConfig::new(CLIENT_ID, REDIRECT)
+            .unwrap()
+            .with_base_url(fake.url()),
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let engine = Engine::builder()
+        .store(store.clone())
+        .source(Arc::new(SpotifySource::new(auth.clone(), store.clone())))
+        .generator(Arc::new(
+            GeneratorSet::new()
+                .with(Arc::new(PalettePainter))
+                .with(Arc::new(Broken)),
+        ))
+        .clock(clock.clone())
+        .jobs(JobSettings {
+            max_attempts: 1,
+            ..JobSettings::default()
+        })
+        .build();
+    let mut config = ServerConfig::new(PUBLIC.parse().unwrap(), "palette");
+    config.models.push("broken".into());
+    tweak(&mut config);
+    let state = AppState::new(Arc::new(engine), Some(auth), config);
+    Harness {
+        fake,
+        state,
+        store,
+        clock,
+    }
+}
+
+/// A browser: its cookies.
+#[derive(Clone, Debug, Default)]
+struct Browser {
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn get(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+    fn absorb(&mut self, resp: &Response<Bytes>) {
+        for c in resp.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !attrs.contains("Max-Age=0") {
+                self.cookies.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    fn request(&self, method: &str, path: &str) -> warp::test::RequestBuilder {
+        let mut r = warp::test::request()
+            .method(method)
+            .path(path)
+            .remote_addr(([10, 0, 0, 1], 5555).into());
+        if !self.cookies.is_empty() {
+            r = r.header("cookie", self.header());
+        }
+        if method != "GET" {
+            if let Some(csrf) = self.get("sa_csrf") {
+                r = r.header("x-csrf-token", csrf);
+            }
+            r = r.header("origin", PUBLIC);
+        }
+        r
+    }
+}
+
+impl Harness {
+    async fn send(&self, req: warp::test::RequestBuilder) -> Response<Bytes> {
+        req.reply(&app(self.state.clone())).await
+    }
+
+    async fn get(&self, b: &Browser, path: &str) -> Response<Bytes> {
+        self.send(b.request("GET", path)).await
+    }
+
+    async fn post(&self, b: &Browser, path: &str, body: Option<Value>) -> Response<Bytes> {
+        let mut r = b.request("POST", path);
+        if let Some(body) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        } else {
+            r = r.header("content-length", "0");
+        }
+        self.send(r).await
+    }
+
+    /// Starts a sign-in; returns the browser (with its sign-in cookie) and
+    /// where Spotify sends it back after consent.
+    async fn start_sign_in(&self, spotify_user: &str, next: &str) -> (Browser, String) {
+        let mut b = Browser::default();
+        let resp = self
+            .get(&b, &format!("/auth/spotify/login?next={next}"))
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{resp:?}");
+        b.absorb(&resp);
+        assert!(b.get("sa_oauth").is_some());
+        let to_spotify = location(&resp);
+        assert!(
+            to_spotify.contains("code_challenge_method=S256"),
+            "{to_spotify}"
+        );
+        self.fake.approve_as(spotify_user);
+        let consent = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(&to_spotify)
+            .send()
+            .await
+            .unwrap();
+        let back = consent
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(back.starts_with(REDIRECT), "{back}");
+        let path = back.strip_prefix(PUBLIC).unwrap().to_string();
+        (b, path)
+    }
+
+    async fn sign_in(&self, spotify_user: &str) -> Browser {
+        let (mut b, callback) = self.start_sign_in(spotify_user, "/discover").await;
+        let resp = self.get(&b, &callback).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), "/discover");
+        b.absorb(&resp);
+        assert!(b.get("sa_session").is_some(), "{resp:?}");
+        assert!(b.get("sa_oauth").is_none(), "the sign-in cookie is cleared");
+        b
+    }
+
+    /// Runs one queued job in this process.
+    async fn work(&self) -> spotifyart_core::store::Job {
+        self.state
+            .engine()
+            .run_next_job("test-worker")
+            .await
+            .unwrap()
+            .expect("a job to run")
+    }
+}
+
+fn location(resp: &Response<Bytes>) -> String {
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+fn body(resp: &Response<Bytes>) -> Value {
+    serde_json::from_slice(resp.body())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", resp.body()))
+}
+
+fn error_code(resp: &Response<Bytes>) -> String {
+    body(resp)["error"]["code"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn sign_in_with_pkce_sets_a_hashed_session() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    let me = h.get(&b, "/api/v1/me").await;
+    assert_eq!(me.status(), 200);
+    assert_eq!(body(&me)["display_name"], "Sunny");
+    // One code exchange (the fake refuses one without the PKCE verifier).
+    assert_eq!(h.fake.count("/api/token"), 1);
+    // The cookie is HttpOnly and the store knows only its hash.
+    let token = b.get("sa_session").unwrap();
+    let hash = spotifyart_core::store::OpaqueToken::from_client(&token).hash();
+    assert!(h.store.session(&hash, h.clock.now()).await.is_ok());
+}
+
+#[tokio::test]
+async fn sign_in_returns_to_the_invite_page() {
+    let h = harness().await;
+    let (mut b, callback) = h.start_sign_in("sunny.listener", "/match/abc123").await;
+    let resp = h.get(&b, &callback).await;
+    b.absorb(&resp);
+    assert_eq!(location(&resp), "/match/abc123");
+    // An off-site `next` is ignored.
+    let (b2, callback) = h.start_sign_in("sunny.listener", "//evil.example/x").await;
+    let resp = h.get(&b2, &callback).await;
+    assert_eq!(location(&resp), "/discover");
+}
+
+#[tokio::test]
+async fn forged_replayed_and_cookieless_callbacks_are_refused() {
+    let h = harness().await;
+    // Wrong state.
+    let (b, callback) = h.start_sign_in("sunny.listener", "/discover").await;
+    let forged = callback.replace("state=", "state=x");
+    let resp = h.get(&b, &forged).await;
+    assert_eq!(location(&resp), "/?error=state_mismatch");
+    assert!(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("sa_session="))
+    );
+    // No sign-in cookie (another browser, or one that blocks cookies).
+    let resp = h.get(&Browser::default(), &callback).await;
+    assert_eq!(location(&resp), "/?error=signin_expired");
+    // Replayed: the first use signs in, the second is refused.
+    let (b, callback) = h.start_sign_in("sunny.listener", "/discover").await;
+    let first = h.get(&b, &callback).await;
+    assert_eq!(location(&first), "/discover");
+    let again = h.get(&b, &callback).await;
+    assert_eq!(location(&again), "/?error=state_reused");
+    // Consent denied at Spotify.
+    let (b, callback) = h.start_sign_in("sunny.listener", "/discover").await;
+    let state = callback
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let resp = h
+        .get(
+            &b,
+            &format!("/auth/spotify/callback?error=access_denied&state={state}"),
+        )
+        .await;
+    assert_eq!(location(&resp), "/?error=access_denied");
+}
+
+#[tokio::test]
+async fn sessions_expire_rotate_and_end() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    // Refresh rotates: the old token stops working at once.
+    let mut rotated = b.clone();
+    let resp = h.post(&b, "/auth/refresh", None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    rotated.absorb(&resp);
+    assert_ne!(rotated.get("sa_session"), b.get("sa_session"));
+    assert_eq!(h.get(&b, "/api/v1/me").await.status(), 401);
+    assert_eq!(h.get(&rotated, "/api/v1/me").await.status(), 200);
+    // Logout ends it.
+    let resp = h.post(&rotated, "/auth/logout", None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(h.get(&rotated, "/api/v1/me").await.status(), 401);
+    // Idle expiry.
+    let b = h.sign_in("sunny.listener").await;
+    h.clock.advance(chrono::Duration::days(4));
+    let resp = h.get(&b, "/api/v1/me").await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(&resp), "unauthorized");
+    // No cookie, or a forged one.
+    assert_eq!(h.get(&Browser::default(), "/api/v1/me").await.status(), 401);
+    let forged = Browser {
+        cookies: vec![("sa_session".into(), "forged-token".into())],
+    };
+    assert_eq!(h.get(&forged, "/api/v1/music/mood").await.status(), 401);
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_csrf_header_and_our_origin() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    let no_header = warp::test::request()
+        .method("POST")
+        .path("/api/v1/matches")
+        .header("cookie", b.header())
+        .header("content-length", "0");
+    let resp = h.send(no_header).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&resp), "forbidden");
+    let cross_site = b
+        .request("POST", "/api/v1/matches")
+        .header("origin", "https://evil.example")
+        .header("content-length", "0");
+    assert_eq!(h.send(cross_site).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.post(&b, "/api/v1/matches", None).await.status(), 201);
+}
+
+#[tokio::test]
+async fn mood_is_read_from_spotify_once_then_served_from_the_store() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    let resp = h.get(&b, "/api/v1/music/mood").await;
+    assert_eq!(resp.status(), 200, "{resp:?}");
+    let mood = body(&resp);
+    assert!(mood["mood"]["label"].is_string());
+    assert!(mood["mood"]["palette"].as_array().unwrap().len() >= 3);
+    let calls = h.fake.count("/v1/me/top");
+    let again = h.get(&b, "/api/v1/music/mood").await;
+    assert_eq!(body(&again)["mood"], mood["mood"]);
+    assert_eq!(h.fake.count("/v1/me/top"), calls, "served from the store");
+    // A range, and bad query strings.
+    let short = h.get(&b, "/api/v1/music/mood?time_range=short_term").await;
+    assert_eq!(short.status(), 200);
+    assert_eq!(body(&short)["time_range"], "short_term");
+    let bad = h.get(&b, "/api/v1/music/mood?time_range=forever").await;
+    assert_eq!(bad.status(), 400);
+    let unknown = h.get(&b, "/api/v1/music/mood?colour=red").await;
+    assert_eq!(unknown.status(), 400);
+    assert!(
+        body(&unknown)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
+    );
+}
+
+#[tokio::test]
+async fn revoked_spotify_access_ends_the_session() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    h.fake.revoke("sunny.listener");
+    h.fake.expire_access_tokens();
+    let resp = h.get(&b, "/api/v1/music/mood?refresh=true").await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(&resp), "revoked");
+    assert_eq!(h.get(&b, "/api/v1/me").await.status(), 401);
+}
+
+#[tokio::test]
+async fn upstream_failures_are_clear() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    h.fake.fail_next("/v1/me/top", 503, None, 20);
+    let resp = h.get(&b, "/api/v1/music/mood?refresh=true").await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "{resp:?}");
+    assert_eq!(error_code(&resp), "upstream_failed");
+    h.fake.fail_next("/v1/me/top", 429, Some(30), 20);
+    let resp = h.get(&b, "/api/v1/music/mood?refresh=true").await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{resp:?}");
+    assert!(resp.headers().contains_key("retry-after"));
+}
+
+/// Two signed-in users matched through an invite.
+async fn matched(h: &Harness) -> (Browser, Browser, String) {
+    let a = h.sign_in("sunny.listener").await;
+    let b = h.sign_in("midnight.listener").await;
+    let resp = h.post(&a, "/api/v1/matches", None).await;
+    assert_eq!(resp.status(), 201);
+    let invite = body(&resp);
+    let code = invite["invite"].as_str().unwrap().to_string();
+    assert_eq!(
+        invite["url"].as_str().unwrap(),
+        format!("{PUBLIC}/match/{code}")
+    );
+    let resp = h
+        .post(&b, &format!("/api/v1/matches/{code}/accept"), None)
+        .await;
+    assert_eq!(resp.status(), 201, "{resp:?}");
+    let m = body(&resp);
+    let score = m["score"].as_u64().unwrap();
+    assert!(score <= 100);
+    (a, b, m["id"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn invites_are_single_use_expire_and_match_two_people() {
+    let h = harness().await;
+    let (a, b, id) = matched(&h).await;
+    for who in [&a, &b] {
+        let list = body(&h.get(who, "/api/v1/matches").await);
+        assert_eq!(list["matches"][0]["id"], id.as_str());
+        assert_eq!(
+            h.get(who, &format!("/api/v1/matches/{id}")).await.status(),
+            200
+        );
+    }
+    // Own invite, a used one, an unknown one, an expired one.
+    let code = body(&h.post(&a, "/api/v1/matches", None).await)["invite"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let own = h
+        .post(&a, &format!("/api/v1/matches/{code}/accept"), None)
+        .await;
+    assert_eq!(own.status(), 400);
+    assert_eq!(
+        h.post(&b, &format!("/api/v1/matches/{code}/accept"), None)
+            .await
+            .status(),
+        201
+    );
+    let used = h
+        .post(&b, &format!("/api/v1/matches/{code}/accept"), None)
+        .await;
+    assert_eq!(used.status(), 409);
+    let unknown = h
+        .post(&b, "/api/v1/matches/not-a-real-invite/accept", None)
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let code = body(&h.post(&a, "/api/v1/matches", None).await)["invite"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.clock.advance(chrono::Duration::days(8));
+    let a = h.sign_in("sunny.listener").await;
+    let b = h.sign_in("midnight.listener").await;
+    let expired = h
+        .post(&b, &format!("/api/v1/matches/{code}/accept"), None)
+        .await;
+    assert_eq!(expired.status(), 409);
+    let _ = a;
+}
+
+#[tokio::test]
+async fn other_peoples_matches_art_and_jobs_are_404() {
+    let h = harness().await;
+    let (a, _b, id) = matched(&h).await;
+    let resp = h
+        .post(
+            &a,
+            "/api/v1/ai/art",
+            Some(serde_json::json!({ "match_id": id })),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let job_id = body(&resp)["job_id"].as_str().unwrap().to_string();
+    let job = h.work().await;
+    let art_id = job.artwork_id.unwrap().to_string();
+    let outsider = h.sign_in("third.listener").await;
+    for path in [
+        format!("/api/v1/matches/{id}"),
+        format!("/api/v1/jobs/{job_id}"),
+        format!("/api/v1/art/{art_id}"),
+        format!("/api/v1/art/{art_id}.png"),
+        "/api/v1/matches/not-a-uuid".to_string(),
+        format!("/api/v1/art/{}.png", uuid::Uuid::now_v7()),
+    ] {
+        let resp = h.get(&outsider, &path).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert_eq!(error_code(&resp), "not_found");
+    }
+    let resp = h
+        .post(
+            &outsider,
+            "/api/v1/ai/art",
+            Some(serde_json::json!({ "match_id": id })),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    let gallery = body(&h.get(&outsider, "/api/v1/gallery").await);
+    assert_eq!(gallery["artworks"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn art_is_queued_painted_then_served_from_the_store() {
+    let h = harness().await;
+    let (a, b, id) = matched(&h).await;
+    let ask = serde_json::json!({ "match_id": id, "seed": 7 });
+    let resp = h.post(&a, "/api/v1/ai/art", Some(ask.clone())).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED, "{resp:?}");
+    let queued = body(&resp);
+    let job_url = queued["status_url"].as_str().unwrap().to_string();
+    assert_eq!(location(&resp), job_url);
+    assert_eq!(queued["job"]["state"], "queued");
+    // The other person asking for the same picture joins the same job.
+    let resp = h.post(&b, "/api/v1/ai/art", Some(ask.clone())).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(body(&resp)["job_id"], queued["job_id"]);
+
+    let job = h.work().await;
+    assert_eq!(job.state.as_str(), "succeeded");
+    let polled = body(&h.get(&a, &job_url).await);
+    assert_eq!(polled["state"], "succeeded");
+    assert_eq!(polled["progress"], 1.0);
+    let png_url = polled["artwork_url"].as_str().unwrap().to_string();
+
+    // Asked again: 200 with the stored artwork, nothing queued.
+    let resp = h.post(&b, "/api/v1/ai/art", Some(ask)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let art = body(&resp)["artwork"].clone();
+    assert_eq!(art["url"], png_url.as_str());
+    assert_eq!(art["match_id"], id.as_str());
+
+    // The PNG: strong ETag, 304, 206, immutable caching.
+    let resp = h.get(&a, &png_url).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert!(resp.body().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", art["sha256"].as_str().unwrap()));
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let not_modified = h
+        .send(a.request("GET", &png_url).header("if-none-match", &etag))
+        .await;
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    assert!(not_modified.body().is_empty());
+    let part = h
+        .send(a.request("GET", &png_url).header("range", "bytes=0-7"))
+        .await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.body().as_ref(), b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 0-7/{}", resp.body().len()).as_str()
+    );
+
+    // Both see it in their gallery.
+    for who in [&a, &b] {
+        let g = body(&h.get(who, "/api/v1/gallery").await);
+        assert_eq!(g["artworks"][0]["id"], art["id"]);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_model_fails_the_job_with_its_reason_and_can_be_retried() {
+    let h = harness().await;
+    let a = h.sign_in("sunny.listener").await;
+    let ask = serde_json::json!({ "model": "broken" });
+    let resp = h.post(&a, "/api/v1/ai/art", Some(ask.clone())).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED, "{resp:?}");
+    let job_url = body(&resp)["status_url"].as_str().unwrap().to_string();
+    let job = h.work().await;
+    assert_eq!(job.state.as_str(), "failed");
+    let polled = body(&h.get(&a, &job_url).await);
+    assert_eq!(polled["state"], "failed");
+    assert!(
+        polled["error"]
+            .as_str()
+            .unwrap()
+            .contains("unet/diffusion_pytorch_model.safetensors")
+    );
+    // Retrying queues a new job.
+    let again = h.post(&a, "/api/v1/ai/art", Some(ask)).await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_ne!(body(&again)["status_url"], job_url.as_str());
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_4xx_and_change_nothing() {
+    let h = harness().await;
+    let a = h.sign_in("sunny.listener").await;
+    let send = |body: String, content_type: &str| {
+        a.request("POST", "/api/v1/ai/art")
+            .header("content-type", content_type)
+            .body(body)
+    };
+    let resp = h
+        .send(send("{\"seed\": 1,".into(), "application/json"))
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        body(&resp)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1")
+    );
+    let resp = h
+        .send(send("{\"sede\": 1}".into(), "application/json"))
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        body(&resp)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sede")
+    );
+    let resp = h
+        .send(send("{\"seed\": -1}".into(), "application/json"))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = h
+        .send(send("seed=1".into(), "application/x-www-form-urlencoded"))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let big = format!("{{\"model\": \"{}\"}}", "x".repeat(20_000));
+    let resp = h.send(send(big, "application/json")).await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let resp = h
+        .send(send("{\"model\": \"sdxl\"}".into(), "application/json"))
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        body(&resp)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("palette")
+    );
+    let resp = h
+        .send(send("{\"width\": 100000}".into(), "application/json"))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let resp = h
+        .send(send(
+            format!("{{\"match_id\": \"{}\"}}", uuid::Uuid::now_v7()),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(resp.status(), 404);
+    // Nothing was queued by any of them.
+    assert!(h.state.engine().run_next_job("w").await.unwrap().is_none());
+    let resp = h.get(&a, "/api/v1/gallery?limit=0").await;
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let h = harness().await;
+    let b = Browser::default();
+    for _ in 0..10 {
+        assert_eq!(h.get(&b, "/auth/spotify/login").await.status(), 303);
+    }
+    let resp = h.get(&b, "/auth/spotify/login").await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&after), "{after}");
+    assert_eq!(error_code(&resp), "rate_limited");
+    // Another address is not limited.
+    let other = warp::test::request()
+        .path("/auth/spotify/login")
+        .remote_addr(([10, 0, 0, 2], 1).into());
+    assert_eq!(h.send(other).await.status(), 303);
+
+    // New art: 10 an hour per user.
+    let h = harness().await;
+    let a = h.sign_in("sunny.listener").await;
+    for seed in 0..10 {
+        let resp = h
+            .post(
+                &a,
+                "/api/v1/ai/art",
+                Some(serde_json::json!({ "seed": seed })),
+            )
+            .await;
+        assert_eq!(resp.status(), 202, "{seed}");
+    }
+    let resp = h
+        .post(
+            &a,
+            "/api/v1/ai/art",
+            Some(serde_json::json!({ "seed": 99 })),
+        )
+        .await;
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    // An already painted picture is not a new one: still 200.
+    h.work().await;
+    let resp = h
+        .post(&a, "/api/v1/ai/art", Some(serde_json::json!({ "seed": 0 })))
+        .await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn the_per_ip_limit_covers_the_api() {
+    let h = harness().await;
+    let b = Browser::default();
+    let mut limited = None;
+    for i in 0..120 {
+        let resp = h.get(&b, "/api/v1/me").await;
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(i);
+            break;
+        }
+    }
+    assert_eq!(limited, Some(100));
+    // Pages and health checks are not counted.
+    assert_eq!(h.get(&b, "/healthz").await.status(), 200);
+    assert_eq!(h.get(&b, "/").await.status(), 200);
+    let off = harness_with(|c| c.rate_limits = false).await;
+    for _ in 0..120 {
+        assert_eq!(off.get(&b, "/api/v1/me").await.status(), 401);
+    }
+}
+
+#[tokio::test]
+async fn pages_health_metrics_and_openapi() {
+    let h = harness().await;
+    let b = Browser::default();
+    for path in ["/", "/discover", "/match/some-invite"] {
+        let resp = h.get(&b, path).await;
+        assert_eq!(resp.status(), 200);
+        assert!(String::from_utf8_lossy(resp.body()).contains("/static/app.js"));
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+        assert!(resp.headers().contains_key("referrer-policy"));
+        assert!(resp.headers().contains_key("x-request-id"));
+    }
+    for (path, ty) in [
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/app.css", "text/css; charset=utf-8"),
+    ] {
+        let resp = h.get(&b, path).await;
+        assert_eq!(resp.headers()["content-type"], ty);
+    }
+    assert_eq!(h.get(&b, "/static/nope.js").await.status(), 404);
+    let nowhere = h.get(&b, "/nowhere").await;
+    assert_eq!(nowhere.status(), 404);
+    assert_eq!(error_code(&nowhere), "not_found");
+    assert_eq!(h.get(&b, "/healthz").await.status(), 200);
+    let ready = h.get(&b, "/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(body(&ready)["status"], "ready");
+    let metrics = h.get(&b, "/metrics").await;
+    let text = String::from_utf8_lossy(metrics.body()).to_string();
+    assert!(
+        text.contains(
+            "spotifyart_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    let doc = body(&h.get(&b, "/api/v1/openapi.json").await);
+    for path in [
+        "/api/v1/music/mood",
+        "/api/v1/matches/{invite}/accept",
+        "/api/v1/ai/art",
+        "/api/v1/jobs/{id}",
+        "/auth/spotify/callback",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    // A request id from a proxy is kept; a malformed one is replaced.
+    let resp = h
+        .send(
+            warp::test::request()
+                .path("/healthz")
+                .header("x-request-id", "abc-12345678"),
+        )
+        .await;
+    assert_eq!(resp.headers()["x-request-id"], "abc-12345678");
+    let resp = h
+        .send(
+            warp::test::request()
+                .path("/healthz")
+                .header("x-request-id", "bad id!"),
+        )
+        .await;
+    assert_ne!(resp.headers()["x-request-id"], "bad id!");
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_public_origin() {
+    let h = harness().await;
+    let preflight = |origin: &str| {
+        warp::test::request()
+            .method("OPTIONS")
+            .path("/api/v1/ai/art")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-csrf-token",
+            )
+    };
+    let ok = h.send(preflight(PUBLIC)).await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["access-control-allow-origin"], PUBLIC);
+    let evil = h.send(preflight("https://evil.example")).await;
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
+    assert!(!evil.headers().contains_key("access-control-allow-origin"));
+}
