@@ -1,4 +1,8 @@
-//! Helpers shared by the CLI tests.
+//! Helpers shared by the CLI and service tests.
+
+#![allow(dead_code)]
+
+pub mod service;
 
 use std::process::Output;
 

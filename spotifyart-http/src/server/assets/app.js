@@ -79,25 +79,29 @@ function svg(tag, attrs = {}, text) {
   return e;
 }
 
-// The valence/arousal plane with a dot per mood.
+// The valence/arousal plane with a dot per mood (user units: 100 = 1).
 function plot(points) {
-  const s = svg("svg", { viewBox: "-1.25 -1.25 2.5 2.5", class: "plot", role: "img" });
+  const s = svg("svg", { viewBox: "-125 -125 250 250", class: "plot", role: "img" });
   s.append(svg("title", {}, "Valence (left: sad, right: happy) and arousal (down: calm, up: energetic)"));
-  s.append(svg("rect", { x: -1, y: -1, width: 2, height: 2, rx: 0.08, fill: "#101014", stroke: "#2a2a33", "stroke-width": 0.01 }));
-  s.append(svg("line", { x1: -1, y1: 0, x2: 1, y2: 0, stroke: "#33333d", "stroke-width": 0.01 }));
-  s.append(svg("line", { x1: 0, y1: -1, x2: 0, y2: 1, stroke: "#33333d", "stroke-width": 0.01 }));
-  const label = (x, y, t) => s.append(svg("text", { x, y, "text-anchor": "middle", "font-size": 0.11 }, t));
-  label(0.55, -0.85, "euphoric");
-  label(-0.55, -0.85, "tense");
-  label(-0.55, 0.92, "melancholic");
-  label(0.55, 0.92, "serene");
-  for (const p of points) {
-    const x = Math.max(-1, Math.min(1, p.mood.valence));
-    const y = -Math.max(-1, Math.min(1, p.mood.arousal));
+  s.append(svg("rect", { x: -100, y: -100, width: 200, height: 200, rx: 8, fill: "#101014", stroke: "#2a2a33" }));
+  s.append(svg("line", { x1: -100, y1: 0, x2: 100, y2: 0, stroke: "#33333d" }));
+  s.append(svg("line", { x1: 0, y1: -100, x2: 0, y2: 100, stroke: "#33333d" }));
+  const label = (x, y, t, fill = "#a0a0ad") =>
+    s.append(svg("text", { x, y, "text-anchor": "middle", "font-size": 11, fill }, t));
+  label(55, -86, "euphoric");
+  label(-55, -86, "tense");
+  label(-55, 94, "melancholic");
+  label(55, 94, "serene");
+  label(0, 116, "valence →");
+  points.forEach((p, i) => {
+    const x = 100 * Math.max(-1, Math.min(1, p.mood.valence));
+    const y = -100 * Math.max(-1, Math.min(1, p.mood.arousal));
     const fill = (p.mood.palette && p.mood.palette[0] && p.mood.palette[0].color) || "#1ed760";
-    s.append(svg("circle", { cx: x, cy: y, r: 0.09, fill, stroke: "#fff", "stroke-width": 0.02 }));
-    s.append(svg("text", { x, y: y - 0.13, "text-anchor": "middle", "font-size": 0.12 }, p.name));
-  }
+    s.append(svg("circle", { cx: x, cy: y, r: 8, fill, stroke: "#fff", "stroke-width": 2 }));
+    // Labels above, below, then beside, so close points stay readable.
+    const [dx, dy] = [[0, -13], [0, 22], [0, 36]][i % 3];
+    label(x + dx, y + dy, p.name, "#f2f2f5");
+  });
   return s;
 }
 
@@ -114,6 +118,9 @@ function swatches(mood) {
 let me = null;
 
 async function signedIn() {
+  // The CSRF cookie comes and goes with the session: without it there is
+  // no session to ask about.
+  if (!cookie("sa_csrf")) return false;
   try {
     me = (await api("/api/v1/me")).data;
     $("who").textContent = me.display_name || "signed in";
@@ -135,7 +142,8 @@ async function loadMood() {
         el("p", { class: "mood-label", text: mood.label }),
         el("p", { class: "mood-desc", text: (mood.descriptors || []).slice(0, 4).join(" · ") }),
         swatches(mood),
-        el("p", { class: "signals", text: "From " + (mood.signals || []).join(", ").replaceAll("_", " ") +
+        el("p", { class: "signals", text: ((mood.signals || []).length ?
+          "Read from your " + mood.signals.join(", ").replaceAll("_", " ") : "Not enough listening to read yet") +
           " · confidence " + Math.round(mood.confidence * 100) + "%" })),
       plot([{ name: "you", mood }]));
     body.dataset.ready = "1";

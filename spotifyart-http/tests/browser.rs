@@ -1,0 +1,115 @@
+//! The web page in a real browser: headless Chromium driven by Playwright
+//! (`tests/browser/journey.mjs`) through the whole journey against the
+//! `spotifyart serve` binary (SQLite, tiny model) and the fake Spotify:
+//! sign in, see the mood, invite, accept on a phone-sized screen, paint,
+//! see the gallery. Screenshots of each page are written to
+//! `test-output/browser/` (or `$SPOTIFYART_TEST_OUTPUT/browser/`).
+//!
+//! Needs Node.js, `npm ci --prefix spotifyart-http/tests/browser` (done by
+//! `scripts/test-assets`) and Chromium at /usr/bin/chromium (or
+//! `$CHROMIUM`); without them the test says so and passes, unless
+//! `SPOTIFYART_REQUIRE_BROWSER=1` (CI), where it fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::service::{fake_for, free_port, start};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Why the browser cannot run here, if it cannot.
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("no node on PATH".into());
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        return Some("playwright-core is not installed (scripts/test-assets)".into());
+    }
+    None
+}
+
+fn phase(out: &Path, base: &str, args: &[&str]) -> String {
+    let run = Command::new("node")
+        .arg(browser_dir().join("journey.mjs"))
+        .arg(out)
+        .arg(base)
+        .args(args)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    assert!(
+        run.status.success(),
+        "browser phase {args:?} failed\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_page_journey_in_chromium() {
+    if let Some(why) = missing() {
+        if std::env::var("SPOTIFYART_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("the browser test cannot run: {why}");
+        }
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let out = std::env::var_os("SPOTIFYART_TEST_OUTPUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-output"))
+        .join("browser");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let fake = fake_for(&base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("browser.db").display());
+    let _server = start(&base, port, &fake, &db, 1).await;
+
+    let (base2, out2) = (base.clone(), out.clone());
+    let blocking = |f: Box<dyn FnOnce() -> String + Send>| tokio::task::spawn_blocking(f);
+    fake.approve_as("sunny.listener");
+    let invite = blocking(Box::new(move || phase(&out2, &base2, &["signin-a"])))
+        .await
+        .unwrap();
+    let invite = invite.trim().to_string();
+    assert!(invite.starts_with(&format!("{base}/match/")), "{invite}");
+
+    fake.approve_as("midnight.listener");
+    let (base2, out2) = (base.clone(), out.clone());
+    blocking(Box::new(move || {
+        phase(&out2, &base2, &["accept-b", &invite])
+    }))
+    .await
+    .unwrap();
+    let (base2, out2) = (base.clone(), out.clone());
+    blocking(Box::new(move || phase(&out2, &base2, &["paint-a"])))
+        .await
+        .unwrap();
+
+    for shot in [
+        "01-sign-in",
+        "02-discover-with-invite",
+        "03-invited-phone",
+        "04-match-phone",
+        "05-painting",
+        "06-painted",
+        "07-discover-phone",
+    ] {
+        let path = out.join(format!("{shot}.png"));
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "{} missing or empty", path.display());
+    }
+    eprintln!("screenshots in {}", out.display());
+}
