@@ -3,9 +3,69 @@
 //! browsers may keep it for a year (privately: only its subjects may read
 //! it).
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
+use spotifyart_core::{ArtworkId, ArtworkMeta};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
+
+/// Recently served artworks, kept in memory up to a byte budget (oldest
+/// first out). Artworks never change, so a cached one is never stale; who
+/// may see it is still checked on every request.
+#[derive(Debug)]
+pub struct ArtCache {
+    budget: usize,
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    entries: HashMap<ArtworkId, Arc<(ArtworkMeta, Bytes)>>,
+    order: VecDeque<ArtworkId>,
+    bytes: usize,
+}
+
+impl ArtCache {
+    /// A cache of at most `budget` bytes of PNG.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            inner: Mutex::default(),
+        }
+    }
+
+    /// The artwork, if cached.
+    pub fn get(&self, id: ArtworkId) -> Option<Arc<(ArtworkMeta, Bytes)>> {
+        let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.entries.get(&id).cloned()
+    }
+
+    /// Keeps an artwork, dropping the oldest beyond the budget.
+    pub fn put(&self, meta: ArtworkMeta, png: Bytes) -> Arc<(ArtworkMeta, Bytes)> {
+        let size = png.len();
+        let entry = Arc::new((meta, png));
+        if size > self.budget / 4 {
+            return entry;
+        }
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let id = entry.0.id;
+        if s.entries.insert(id, entry.clone()).is_none() {
+            s.order.push_back(id);
+            s.bytes += size;
+        }
+        while s.bytes > self.budget {
+            let Some(old) = s.order.pop_front() else {
+                break;
+            };
+            if let Some(e) = s.entries.remove(&old) {
+                s.bytes -= e.1.len();
+            }
+        }
+        entry
+    }
+}
 
 /// Cache-Control for artworks.
 pub const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";

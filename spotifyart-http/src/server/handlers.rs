@@ -565,35 +565,31 @@ fn may_see_art(meta: &ArtworkMeta, user: UserId) -> bool {
     responses((status = 200, body = ArtworkView), (status = 206, description = "a byte range of the PNG"),
     (status = 304, description = "not modified"), (status = 404, body = super::error::ErrorBody)))]
 pub async fn artwork(id: String, state: AppState, authed: Authed, conditions: Conditions) -> Res {
-    let store = state.engine().store();
     let (raw, png) = match id.strip_suffix(".png") {
         Some(raw) => (raw, true),
         None => (id.as_str(), false),
     };
     let art_id: ArtworkId = path_id(raw, "artwork")?;
-    let hidden = || reject(Error::not_found(format!("artwork {art_id}")));
-    if !png || conditions.if_none_match.is_some() {
-        let meta = store.artwork_meta(art_id).await.map_err(reject)?;
-        if !may_see_art(&meta, authed.user) {
-            return Err(hidden());
+    let cached = match state.art_cache().get(art_id) {
+        Some(hit) => hit,
+        None => {
+            let a = state
+                .engine()
+                .store()
+                .artwork(art_id)
+                .await
+                .map_err(reject)?;
+            state.art_cache().put(a.meta, Bytes::from(a.png))
         }
-        if !png {
-            return Ok(json(StatusCode::OK, &ArtworkView::from(&meta)));
-        }
-        let r = png_response(Bytes::new(), &meta.sha256, &conditions);
-        if r.status() == StatusCode::NOT_MODIFIED {
-            return Ok(r);
-        }
+    };
+    let (meta, bytes) = &*cached;
+    if !may_see_art(meta, authed.user) {
+        return Err(reject(Error::not_found(format!("artwork {art_id}"))));
     }
-    let artwork = store.artwork(art_id).await.map_err(reject)?;
-    if !may_see_art(&artwork.meta, authed.user) {
-        return Err(hidden());
+    if !png {
+        return Ok(json(StatusCode::OK, &ArtworkView::from(meta)));
     }
-    Ok(png_response(
-        Bytes::from(artwork.png),
-        &artwork.meta.sha256,
-        &conditions,
-    ))
+    Ok(png_response(bytes.clone(), &meta.sha256, &conditions))
 }
 
 /// The artworks the user is in, newest first, a page at a time.

@@ -107,6 +107,7 @@ struct Inner {
     config: ServerConfig,
     limits: Limits,
     metrics: Metrics,
+    art_cache: art::ArtCache,
     /// OAuth `state`s already used in this process, until they expire:
     /// a replayed callback is refused even with the cookie still present.
     used_states: Mutex<HashMap<String, Instant>>,
@@ -134,6 +135,7 @@ impl AppState {
                 config,
                 limits,
                 metrics: Metrics::new(),
+                art_cache: art::ArtCache::new(64 << 20),
                 used_states: Mutex::default(),
             }),
         }
@@ -159,6 +161,10 @@ impl AppState {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn art_cache(&self) -> &art::ArtCache {
+        &self.inner.art_cache
     }
 
     /// Marks an OAuth state used; false when it already was.
