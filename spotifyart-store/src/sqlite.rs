@@ -13,6 +13,7 @@ use deadpool::managed::Object;
 use diesel::SqliteConnection;
 use diesel_async::AsyncConnection as _;
 use diesel_async::SimpleAsyncConnection;
+use diesel_async::pooled_connection::RecyclingMethod;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
@@ -65,6 +66,10 @@ impl SqliteStore {
 
     async fn connect(location: String, keys: Keyring) -> spotifyart_core::Result<Self> {
         let mut config = ManagerConfig::<Conn>::default();
+        // An SQLite connection is a file handle that does not drop like a
+        // socket: skip the `SELECT 1` deadpool runs before every checkout
+        // (a second trip through the blocking pool per query).
+        config.recycling_method = RecyclingMethod::Fast;
         config.custom_setup = Box::new(|url| {
             let url = url.to_string();
             async move {
