@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use spotifyart_core::engine::{Clock, JobSettings};
-use spotifyart_core::testing::ManualClock;
+use spotifyart_core::testing::{ManualClock, OutageStore};
 use spotifyart_core::{
     Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore,
     ListeningProfile, ModelInfo, PalettePainter, Store,
@@ -54,6 +54,7 @@ struct Harness {
     fake: FakeSpotify,
     state: AppState,
     store: Arc<dyn Store>,
+    outage: Arc<OutageStore<InMemoryStore>>,
     clock: Arc<ManualClock>,
 }
 
@@ -76,7 +77,8 @@ async fn harness_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
     fake.add_user("sunny.listener", "Sunny", &profile("sunny"));
     fake.add_user("midnight.listener", "Midnight", &profile("midnight"));
     fake.add_user("third.listener", "Third", &profile("sunny"));
-    let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+    let outage = Arc::new(OutageStore::new(InMemoryStore::new()));
+    let store: Arc<dyn Store> = outage.clone();
     let auth = SpotifyAuth::new(
         SpotifyConfig::new(CLIENT_ID, REDIRECT)
             .unwrap()
@@ -106,6 +108,7 @@ async fn harness_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
         fake,
         state,
         store,
+        outage,
         clock,
     }
 }
@@ -852,4 +855,44 @@ async fn cors_allows_only_the_public_origin() {
     let evil = h.send(preflight("https://evil.example")).await;
     assert_eq!(evil.status(), StatusCode::FORBIDDEN);
     assert!(!evil.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn a_dead_database_is_a_clear_503_and_changes_nothing() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    let (pending, callback) = h.start_sign_in("midnight.listener", "/discover").await;
+    h.outage.set_down(true);
+    let ready = h.get(&b, "/readyz").await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body(&ready)["status"], "unavailable");
+    for resp in [
+        h.get(&b, "/api/v1/me").await,
+        h.get(&b, "/api/v1/music/mood").await,
+        h.post(&b, "/api/v1/ai/art", Some(serde_json::json!({})))
+            .await,
+        h.post(&b, "/api/v1/matches", None).await,
+    ] {
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{resp:?}");
+        assert_eq!(error_code(&resp), "storage_failed");
+        let message = body(&resp)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(message, "the database is unavailable; try again shortly");
+    }
+    // A sign-in finishing during the outage goes back with an error and
+    // sets no session.
+    let resp = h.get(&pending, &callback).await;
+    assert_eq!(location(&resp), "/?error=unavailable");
+    assert!(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("sa_session="))
+    );
+    // Back up: the same session works and nothing was queued meanwhile.
+    h.outage.set_down(false);
+    assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
+    assert!(h.state.engine().run_next_job("w").await.unwrap().is_none());
 }

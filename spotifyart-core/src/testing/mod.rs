@@ -1,8 +1,11 @@
 //! Test support for SpotifyArt and its adapters (feature `testing`):
 //! conformance suites every implementation's tests call, and small doubles.
 
+mod outage;
 pub mod source;
 pub mod store;
+
+pub use outage::OutageStore;
 
 use std::sync::Arc;
 use std::sync::Mutex;
