@@ -8,8 +8,8 @@ use serde_json::Value;
 use spotifyart_core::engine::{Clock, JobSettings};
 use spotifyart_core::testing::{ManualClock, OutageStore};
 use spotifyart_core::{
-    Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore,
-    ListeningProfile, ModelInfo, PalettePainter, Store,
+    Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore, ModelInfo,
+    PalettePainter, Store,
 };
 use spotifyart_http::server::{AppState, ServerConfig, app};
 use spotifyart_spotify::fake::{FakeApp, FakeSpotify, Mode};
@@ -21,13 +21,9 @@ const CLIENT_ID: &str = "fake-client-id";
 const PUBLIC: &str = "http://127.0.0.1:8080";
 const REDIRECT: &str = "http://127.0.0.1:8080/auth/spotify/callback";
 
-fn profile(name: &str) -> ListeningProfile {
-    let path = format!(
-        "{}/../examples/profiles/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    ListeningProfile::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod support;
+
+use support::service::profile;
 
 /// A generator that always fails, as a model that cannot load would.
 #[derive(Debug)]
@@ -632,63 +628,38 @@ async fn a_failing_model_fails_the_job_with_its_reason_and_can_be_retried() {
 async fn bad_bodies_get_clear_4xx_and_change_nothing() {
     let h = harness().await;
     let a = h.sign_in("sunny.listener").await;
-    let send = |body: String, content_type: &str| {
-        a.request("POST", "/api/v1/ai/art")
-            .header("content-type", content_type)
-            .body(body)
-    };
-    let resp = h
-        .send(send("{\"seed\": 1,".into(), "application/json"))
-        .await;
-    assert_eq!(resp.status(), 400);
-    assert!(
-        body(&resp)["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("line 1")
-    );
-    let resp = h
-        .send(send("{\"sede\": 1}".into(), "application/json"))
-        .await;
-    assert_eq!(resp.status(), 400);
-    assert!(
-        body(&resp)["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("sede")
-    );
-    let resp = h
-        .send(send("{\"seed\": -1}".into(), "application/json"))
-        .await;
-    assert_eq!(resp.status(), 400);
-    let resp = h
-        .send(send("seed=1".into(), "application/x-www-form-urlencoded"))
-        .await;
-    assert_eq!(resp.status(), 400);
+    let json = "application/json";
+    let unknown_match = format!("{{\"match_id\": \"{}\"}}", uuid::Uuid::now_v7());
     let big = format!("{{\"model\": \"{}\"}}", "x".repeat(20_000));
-    let resp = h.send(send(big, "application/json")).await;
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let resp = h
-        .send(send("{\"model\": \"sdxl\"}".into(), "application/json"))
-        .await;
-    assert_eq!(resp.status(), 400);
-    assert!(
-        body(&resp)["error"]["message"]
+    // (body, content type, status, what the message names)
+    let cases: [(&str, &str, u16, &str); 8] = [
+        ("{\"seed\": 1,", json, 400, "line 1"),
+        ("{\"sede\": 1}", json, 400, "sede"),
+        ("{\"seed\": -1}", json, 400, "seed"),
+        (
+            "seed=1",
+            "application/x-www-form-urlencoded",
+            400,
+            "application/json",
+        ),
+        (&big, json, 413, "too large"),
+        ("{\"model\": \"sdxl\"}", json, 400, "palette"),
+        ("{\"width\": 100000}", json, 400, "larger than"),
+        (&unknown_match, json, 404, "not found"),
+    ];
+    for (sent, content_type, status, names) in cases {
+        let req = a
+            .request("POST", "/api/v1/ai/art")
+            .header("content-type", content_type)
+            .body(sent);
+        let resp = h.send(req).await;
+        assert_eq!(resp.status().as_u16(), status, "{sent:.40}");
+        let message = body(&resp)["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("palette")
-    );
-    let resp = h
-        .send(send("{\"width\": 100000}".into(), "application/json"))
-        .await;
-    assert_eq!(resp.status(), 400);
-    let resp = h
-        .send(send(
-            format!("{{\"match_id\": \"{}\"}}", uuid::Uuid::now_v7()),
-            "application/json",
-        ))
-        .await;
-    assert_eq!(resp.status(), 404);
+            .to_string();
+        assert!(message.contains(names), "{sent:.40}: {message}");
+    }
     // Nothing was queued by any of them.
     assert!(h.state.engine().run_next_job("w").await.unwrap().is_none());
     let resp = h.get(&a, "/api/v1/gallery?limit=0").await;

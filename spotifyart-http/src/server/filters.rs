@@ -318,10 +318,27 @@ fn json_body<T: DeserializeOwned + Send + 'static>(
                     }
                     &body
                 };
-                serde_json::from_slice::<T>(body)
-                    .map_err(|e| reject(Error::invalid(format!("request body: {e}"))))
+                parse_json(body).map_err(reject)
             },
         )
+}
+
+/// Strict JSON with the failing field's path in the message (`seed:
+/// invalid value: integer -1, expected u64 at line 1 column 11`).
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        Error::invalid(format!("request body: {at}{}", e.into_inner()))
+    })?;
+    json.end()
+        .map_err(|e| Error::invalid(format!("request body: {e}")))?;
+    Ok(value)
 }
 
 fn is_json(content_type: &str) -> bool {
