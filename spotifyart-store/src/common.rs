@@ -203,7 +203,7 @@ macro_rules! sql_store {
             }
 
             async fn user(&self, id: UserId) -> Result<User> {
-                let mut conn = self.conn().await?;
+                let mut conn = self.read_conn().await?;
                 users::table
                     .find(id.to_string())
                     .select(UserRow::as_select())
@@ -388,7 +388,7 @@ macro_rules! sql_store {
             }
 
             async fn session(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Session> {
-                let mut conn = self.conn().await?;
+                let mut conn = self.read_conn().await?;
                 let row: Option<SessionRow> = sessions::table
                     .find(&hash.0)
                     .select(SessionRow::as_select())
@@ -536,7 +536,7 @@ macro_rules! sql_store {
                 user: UserId,
                 time_range: Option<TimeRange>,
             ) -> Result<Option<MoodSnapshot>> {
-                let mut conn = self.conn().await?;
+                let mut conn = self.read_conn().await?;
                 mood_snapshots::table
                     .filter(mood_snapshots::user_id.eq(user.to_string()))
                     .filter(mood_snapshots::time_range.eq(range_key(time_range)))
@@ -736,7 +736,7 @@ macro_rules! sql_store {
             }
 
             async fn artwork(&self, id: ArtworkId) -> Result<Artwork> {
-                let mut conn = self.conn().await?;
+                let mut conn = self.read_conn().await?;
                 let (meta, png): (ArtworkMetaRow, Vec<u8>) = artworks::table
                     .find(id.to_string())
                     .select((ArtworkMetaRow::as_select(), artworks::png))
@@ -750,7 +750,7 @@ macro_rules! sql_store {
             }
 
             async fn artwork_meta(&self, id: ArtworkId) -> Result<ArtworkMeta> {
-                let mut conn = self.conn().await?;
+                let mut conn = self.read_conn().await?;
                 artworks::table
                     .find(id.to_string())
                     .select(ArtworkMetaRow::as_select())

@@ -76,6 +76,13 @@ impl PostgresStore {
         self.pool.get().await.map_err(error::pool)
     }
 
+    /// Reads use the same pool (every connection is a reader here).
+    async fn read_conn(
+        &self,
+    ) -> spotifyart_core::Result<Object<AsyncDieselConnectionManager<Conn>>> {
+        self.conn().await
+    }
+
     async fn lease_job(
         &self,
         worker: &str,

@@ -30,7 +30,13 @@ type Conn = SyncConnectionWrapper<SqliteConnection>;
 
 /// The embedded store. See the module docs.
 pub struct SqliteStore {
+    /// The one writer: SQLite takes one write at a time anyway, and one
+    /// connection never waits on its own lock.
     pool: Pool<Conn>,
+    /// Read-only connections for the hot reads (sessions, artworks,
+    /// moods): in WAL mode readers run beside the writer and each other.
+    /// None for `:memory:`, where every connection is its own database.
+    readers: Option<Pool<Conn>>,
     keys: Keyring,
     jobs_notify: Notify,
     location: String,
@@ -65,35 +71,51 @@ impl SqliteStore {
     }
 
     async fn connect(location: String, keys: Keyring) -> spotifyart_core::Result<Self> {
+        let pool = Self::pool(&location, PRAGMAS, 1)?;
+        let mut store = Self {
+            pool,
+            readers: None,
+            keys,
+            jobs_notify: Notify::new(),
+            location,
+        };
+        store.migrate().await?;
+        if store.location != ":memory:" {
+            const READ_ONLY: &str = concat!(
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; ",
+                "PRAGMA query_only = ON;"
+            );
+            store.readers = Some(Self::pool(&store.location, READ_ONLY, 4)?);
+        }
+        Ok(store)
+    }
+
+    fn pool(
+        location: &str,
+        pragmas: &'static str,
+        size: usize,
+    ) -> spotifyart_core::Result<Pool<Conn>> {
         let mut config = ManagerConfig::<Conn>::default();
         // An SQLite connection is a file handle that does not drop like a
         // socket: skip the `SELECT 1` deadpool runs before every checkout
         // (a second trip through the blocking pool per query).
         config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(|url| {
+        config.custom_setup = Box::new(move |url| {
             let url = url.to_string();
             async move {
                 let mut conn = Conn::establish(&url).await?;
-                conn.batch_execute(PRAGMAS)
+                conn.batch_execute(pragmas)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(conn)
             }
             .boxed()
         });
-        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(&location, config);
-        let pool = Pool::builder(manager)
-            .max_size(1)
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(location, config);
+        Pool::builder(manager)
+            .max_size(size)
             .build()
-            .map_err(error::pool)?;
-        let store = Self {
-            pool,
-            keys,
-            jobs_notify: Notify::new(),
-            location,
-        };
-        store.migrate().await?;
-        Ok(store)
+            .map_err(error::pool)
     }
 
     /// Applies pending migrations (also run by `open`).
@@ -120,6 +142,16 @@ impl SqliteStore {
 
     async fn conn(&self) -> spotifyart_core::Result<Object<AsyncDieselConnectionManager<Conn>>> {
         self.pool.get().await.map_err(error::pool)
+    }
+
+    /// A connection for a read that may run beside the writer.
+    async fn read_conn(
+        &self,
+    ) -> spotifyart_core::Result<Object<AsyncDieselConnectionManager<Conn>>> {
+        match &self.readers {
+            Some(readers) => readers.get().await.map_err(error::pool),
+            None => self.conn().await,
+        }
     }
 
     async fn lease_job(
