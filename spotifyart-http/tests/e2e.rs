@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
 use spotifyart_spotify::fake::FakeSpotify;
-use support::service::{fake_for, free_port, start};
+use support::service::{fake_for, free_port, log_path, start};
 
 /// A browser: a cookie jar, no automatic redirects.
 struct Browser {
@@ -173,4 +173,42 @@ async fn two_people_sign_in_match_and_get_their_art() {
     assert_eq!(again["artwork"]["url"], png_url);
     let gallery = b.get("/api/v1/gallery").await;
     assert_eq!(gallery["artworks"][0]["url"], png_url);
+
+    // The logs: a JSON line per request with its route template, and no
+    // secret anywhere (session cookies, CSRF tokens, the invite code, the
+    // OAuth state and PKCE challenge).
+    let log = std::fs::read_to_string(log_path(&db)).unwrap();
+    let requests: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert!(requests.len() > 10, "{log}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r["fields"]["request_id"].is_string())
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["fields"]["route"] == "/api/v1/matches/{invite}/accept")
+    );
+    let mut secrets = vec![code.to_string(), a.csrf(), b.csrf()];
+    for who in [&a, &b] {
+        let cookies = who.jar.cookies(&base.parse().unwrap()).unwrap();
+        for c in cookies.to_str().unwrap().split("; ") {
+            secrets.push(c.split_once('=').unwrap().1.to_string());
+        }
+    }
+    for seen in fake.requests() {
+        for (k, v) in url::form_urlencoded::parse(seen.query.as_bytes()) {
+            if k == "state" || k == "code_challenge" {
+                secrets.push(v.into_owned());
+            }
+        }
+    }
+    for secret in secrets.iter().filter(|s| s.len() >= 16) {
+        assert!(!log.contains(secret.as_str()), "a secret is in the log");
+    }
 }

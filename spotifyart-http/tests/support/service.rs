@@ -35,7 +35,14 @@ impl Drop for Server {
     }
 }
 
+/// Starts `spotifyart serve`; its log lines are appended to `db`'s path
+/// with `.log` added, for tests that read them.
 pub async fn start(base: &str, port: u16, fake: &FakeSpotify, db: &str, workers: u32) -> Server {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(db))
+        .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_spotifyart"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--model", "tiny", "--device", "cpu"])
@@ -48,7 +55,7 @@ pub async fn start(base: &str, port: u16, fake: &FakeSpotify, db: &str, workers:
         .env_remove("SPOTIFY_CLIENT_SECRET")
         .env_remove("SPOTIFY_REDIRECT_URI")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::from(log))
         .spawn()
         .expect("the spotifyart binary starts");
     let server = Server(child);
@@ -81,4 +88,9 @@ pub async fn fake_for(base: &str) -> FakeSpotify {
     fake.add_user("sunny.listener", "Sunny", &profile("sunny"));
     fake.add_user("midnight.listener", "Midnight", &profile("midnight"));
     fake
+}
+
+/// Where [`start`] writes the server's log for the database `db`.
+pub fn log_path(db: &str) -> String {
+    format!("{}.log", db.trim_start_matches("sqlite://"))
 }
