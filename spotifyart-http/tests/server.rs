@@ -12,18 +12,17 @@ use spotifyart_core::{
     PalettePainter, Store,
 };
 use spotifyart_http::server::{AppState, ServerConfig, app};
-use spotifyart_spotify::fake::{FakeApp, FakeSpotify, Mode};
+use spotifyart_spotify::fake::FakeSpotify;
 use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
 use warp::http::{Response, StatusCode};
 use warp::hyper::body::Bytes;
 
-const CLIENT_ID: &str = "fake-client-id";
 const PUBLIC: &str = "http://127.0.0.1:8080";
 const REDIRECT: &str = "http://127.0.0.1:8080/auth/spotify/callback";
 
 mod support;
 
-use support::service::profile;
+use support::service::{CLIENT_ID, fake_for, profile};
 
 /// A generator that always fails, as a model that cannot load would.
 #[derive(Debug)]
@@ -59,19 +58,7 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
-    spotifyart_spotify::install_crypto_provider();
-    let fake = FakeSpotify::start(
-        Mode::Development,
-        FakeApp {
-            client_id: CLIENT_ID.into(),
-            client_secret: None,
-            redirect_uris: vec![REDIRECT.into()],
-        },
-    )
-    .await
-    .unwrap();
-    fake.add_user("sunny.listener", "Sunny", &profile("sunny"));
-    fake.add_user("midnight.listener", "Midnight", &profile("midnight"));
+    let fake = fake_for(PUBLIC).await;
     fake.add_user("third.listener", "Third", &profile("sunny"));
     let outage = Arc::new(OutageStore::new(InMemoryStore::new()));
     let store: Arc<dyn Store> = outage.clone();

@@ -60,14 +60,10 @@ fn auth_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(warp::cookie::optional::<String>(session::OAUTH_COOKIE))
         .and_then(handlers::callback);
     let refresh = warp::path!("refresh")
-        .and(warp::post())
-        .and(with(state))
-        .and(signed_in(state, true))
+        .and(signed_in_post(state))
         .and_then(handlers::refresh);
     let logout = warp::path!("logout")
-        .and(warp::post())
-        .and(with(state))
-        .and(signed_in(state, true))
+        .and(signed_in_post(state))
         .and_then(handlers::logout);
     // The prefix first, so a request is counted once, by the branch it
     // belongs to.
@@ -91,57 +87,37 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and_then(handlers::openapi);
     let me = warp::path!("me")
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and_then(handlers::me);
     let mood = warp::path!("music" / "mood")
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and(strict_query::<super::models::MoodQuery>())
         .and_then(handlers::mood);
     let create_invite = warp::path!("matches")
-        .and(warp::post())
-        .and(with(state))
-        .and(signed_in(state, true))
+        .and(signed_in_post(state))
         .and_then(handlers::create_invite);
     let list_matches = warp::path!("matches")
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and_then(handlers::list_matches);
     let accept = warp::path!("matches" / String / "accept")
-        .and(warp::post())
-        .and(with(state))
-        .and(signed_in(state, true))
+        .and(signed_in_post(state))
         .and_then(handlers::accept_invite);
     let get_match = warp::path!("matches" / String)
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and_then(handlers::get_match);
     let create_art = warp::path!("ai" / "art")
-        .and(warp::post())
-        .and(with(state))
-        .and(signed_in(state, true))
+        .and(signed_in_post(state))
         .and(json_body::<super::models::ArtBody>(true))
         .and_then(handlers::create_art);
     let job = warp::path!("jobs" / String)
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and_then(handlers::get_job);
     let artwork = warp::path!("art" / String)
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and(conditions())
         .and_then(handlers::artwork);
     let gallery = warp::path!("gallery")
-        .and(warp::get())
-        .and(with(state))
-        .and(signed_in(state, false))
+        .and(signed_in_get(state))
         .and(strict_query::<super::models::GalleryQuery>())
         .and_then(handlers::gallery);
 
@@ -178,6 +154,21 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .with(cors)
         .map(warp::Reply::into_response)
         .boxed()
+}
+
+/// What a signed-in GET needs after its path: the state and the session.
+fn signed_in_get(
+    state: &AppState,
+) -> impl Filter<Extract = (AppState, Authed), Error = Rejection> + Clone + use<> {
+    warp::get().and(with(state)).and(signed_in(state, false))
+}
+
+/// What a signed-in POST needs after its path: the state and the session,
+/// with the CSRF check.
+fn signed_in_post(
+    state: &AppState,
+) -> impl Filter<Extract = (AppState, Authed), Error = Rejection> + Clone + use<> {
+    warp::post().and(with(state)).and(signed_in(state, true))
 }
 
 fn with(

@@ -47,12 +47,7 @@ fn redirect(location: &str, cookies: &[String]) -> Response {
         h.insert(header::LOCATION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            h.append(header::SET_COOKIE, v);
-        }
-    }
-    r
+    with_cookies(r, cookies)
 }
 
 fn with_cookies(mut r: Response, cookies: &[String]) -> Response {

@@ -225,7 +225,7 @@ pub fn app(
 fn finish(state: &AppState, start: RequestStart, reply: impl warp::Reply) -> Response {
     let mut response = reply.into_response();
     let status = response.status();
-    let route = metrics::route_label(&start.method, &start.path);
+    let route = metrics::route_label(&start.path);
     let elapsed = start.started.elapsed();
     state
         .metrics()
