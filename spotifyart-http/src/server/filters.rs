@@ -156,6 +156,16 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// A header's text, or `None` when it is absent or not visible ASCII;
+/// never rejects, and copies only that one header (not the whole map).
+pub(crate) fn header_text(
+    name: &'static str,
+) -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {
+    warp::header::optional::<String>(name)
+        .or(warp::any().map(|| None))
+        .unify()
+}
+
 /// What a signed-in GET needs after its path: the state and the session.
 fn signed_in_get(
     state: &AppState,
@@ -185,20 +195,15 @@ pub fn client_ip(
 ) -> impl Filter<Extract = (IpAddr,), Error = std::convert::Infallible> + Clone + use<> {
     let trust = state.config().trust_proxy;
     warp::addr::remote()
-        .and(warp::header::headers_cloned())
-        .map(
-            move |peer: Option<SocketAddr>, headers: warp::http::HeaderMap| {
-                let from_proxy = trust
-                    .then(|| {
-                        let forwarded = headers.get("x-forwarded-for")?.to_str().ok()?;
-                        forwarded.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-                    })
-                    .flatten();
-                from_proxy
-                    .or(peer.map(|p| p.ip()))
-                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
-            },
-        )
+        .and(header_text("x-forwarded-for"))
+        .map(move |peer: Option<SocketAddr>, forwarded: Option<String>| {
+            let from_proxy = trust
+                .then(|| forwarded?.rsplit(',').next()?.trim().parse::<IpAddr>().ok())
+                .flatten();
+            from_proxy
+                .or(peer.map(|p| p.ip()))
+                .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        })
 }
 
 /// The per-IP limit on everything under `/api` and `/auth`.

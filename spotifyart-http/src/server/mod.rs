@@ -199,19 +199,16 @@ pub fn app(
     warp::any()
         .and(warp::method())
         .and(warp::path::full())
-        .and(warp::header::headers_cloned())
+        .and(filters::header_text("x-request-id"))
         .map(
-            |method, path: warp::path::FullPath, headers: warp::http::HeaderMap| RequestStart {
-                id: headers
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
+            |method, path: warp::path::FullPath, incoming: Option<String>| RequestStart {
+                id: incoming
                     .filter(|id| {
                         (8..=64).contains(&id.len())
                             && id
                                 .bytes()
                                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                     })
-                    .map(str::to_string)
                     .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
                 started: Instant::now(),
                 method,
