@@ -13,7 +13,7 @@ use spotifyart_core::{
     Progress, Stage, Store, read_export,
 };
 
-use crate::cli::{Cli, Command, MoodModelArg, PainterArgs, ServerArgs};
+use crate::cli::{Cli, Command, DiffusionArgs, MoodModelArg, ServerArgs};
 use spotifyart_core::{CancelToken, ImageGeneratorExt};
 
 /// Runs one parsed command line to the end.
@@ -80,14 +80,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             mood_model,
         } => {
             let store = open_database(database_url.clone()).await?.into_store();
-            let engine = Engine::builder()
-                .mood_model(crate::moods::mood_model(
-                    mood_model,
-                    embedding_dir.as_deref(),
-                )?)
-                .store(store)
-                .generator(crate::generators::image_generator(&diffusion)?)
-                .build();
+            let engine =
+                painting_engine(store, mood_model, &diffusion, embedding_dir.as_deref())?.build();
             let params = ArtParams {
                 model,
                 seed,
@@ -121,7 +115,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             concurrency,
         } => {
             let store = open_database(database_url).await?.into_store();
-            let engine = Arc::new(painting_engine(store, &painter, embedding_dir.as_deref())?);
+            let engine = painting_engine(
+                store,
+                painter.mood_model,
+                &painter.diffusion,
+                embedding_dir.as_deref(),
+            )?;
+            let engine = Arc::new(engine.build());
             let shutdown = CancelToken::new();
             let workers =
                 crate::server::spawn_workers(engine, concurrency.max(1), shutdown.clone());
@@ -145,17 +145,19 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// An engine that paints with the service's models.
+/// An engine (to finish building) that paints with `diffusion`'s models
+/// and reads moods with `mood_model`: what `art`, `serve` and `worker`
+/// share.
 fn painting_engine(
     store: Arc<dyn Store>,
-    painter: &PainterArgs,
+    mood_model: MoodModelArg,
+    diffusion: &DiffusionArgs,
     embedding_dir: Option<&Path>,
-) -> Result<Engine> {
+) -> Result<spotifyart_core::EngineBuilder> {
     Ok(Engine::builder()
-        .mood_model(crate::moods::mood_model(painter.mood_model, embedding_dir)?)
+        .mood_model(crate::moods::mood_model(mood_model, embedding_dir)?)
         .store(store)
-        .generator(crate::generators::image_generator(&painter.diffusion)?)
-        .build())
+        .generator(crate::generators::image_generator(diffusion)?))
 }
 
 async fn serve(
@@ -175,12 +177,6 @@ async fn serve(
             config.models.push(m.clone());
         }
     }
-    let generator = crate::generators::image_generator(&args.painter.diffusion)?;
-    for m in &config.models {
-        generator
-            .model_info(Some(m))
-            .with_context(|| format!("model {m:?} cannot be served"))?;
-    }
     let default_redirect = config.url("/auth/spotify/callback");
     let auth = match SpotifyConfig::from_env(Some(&default_redirect)) {
         Ok(c) => Some(SpotifyAuth::new(c)?),
@@ -190,13 +186,12 @@ async fn serve(
             None
         }
     };
-    let mut builder = Engine::builder()
-        .mood_model(crate::moods::mood_model(
-            args.painter.mood_model,
-            embedding_dir,
-        )?)
-        .store(store.clone())
-        .generator(generator);
+    let mut builder = painting_engine(
+        store.clone(),
+        args.painter.mood_model,
+        &args.painter.diffusion,
+        embedding_dir,
+    )?;
     if let Some(auth) = &auth {
         // Profiles are read from Spotify at most every 10 minutes per user.
         let source = SpotifySource::new(auth.clone(), store.clone());
@@ -206,6 +201,12 @@ async fn serve(
         )));
     }
     let engine = Arc::new(builder.build());
+    for m in &config.models {
+        engine
+            .generator()
+            .model_info(Some(m))
+            .with_context(|| format!("model {m:?} cannot be served"))?;
+    }
     let shutdown = CancelToken::new();
     let painters = crate::server::spawn_workers(engine.clone(), workers, shutdown.clone());
     let state = crate::server::AppState::new(engine, auth, config);
