@@ -12,8 +12,8 @@ use anyhow::{Context, Result, bail};
 use spotifyart_core::{ListeningProfile, MusicSource, Store, UserId};
 use spotifyart_spotify::archive::{ArchiveTarget, archive_for_all};
 use spotifyart_spotify::{
-    ARCHIVE_SCOPES, LISTENING_SCOPES, MemoryTokens, PROVIDER, SpotifyAuth, SpotifyConfig,
-    SpotifySource, UserApi,
+    ARCHIVE_SCOPES, LISTENING_SCOPES, PROVIDER, SignedIn, SpotifyAuth, SpotifyConfig,
+    SpotifySource, sign_in, signed_in_user,
 };
 use warp::Filter;
 
@@ -54,16 +54,14 @@ pub async fn login(store: Arc<dyn Store>, archive: bool, paste: bool) -> Result<
         wait_for_callback(&auth.config().redirect_uri).await?
     };
     let code = auth.code_from_callback(&redirected, &request.state)?;
-    let tokens = auth.exchange(&code, &request.pkce_verifier).await?;
-    let api = UserApi::new(auth.clone(), Arc::new(MemoryTokens::new(tokens.clone())));
-    let me = api.me().await?;
-    let user = store
-        .upsert_account(
-            &spotifyart_spotify::new_account(&me, &tokens.scopes),
-            chrono::Utc::now(),
-        )
-        .await?;
-    store.put_tokens(user.id, PROVIDER, &tokens).await?;
+    let SignedIn { me, .. } = sign_in(
+        &auth,
+        &store,
+        &code,
+        &request.pkce_verifier,
+        chrono::Utc::now(),
+    )
+    .await?;
     println!(
         "signed in as {} (Spotify account {}); use `spotify:{}` as an input",
         me.display_name.as_deref().unwrap_or(&me.id),
@@ -150,29 +148,18 @@ async fn wait_for_callback(redirect: &url::Url) -> Result<String> {
 /// The user a `spotify:WHO` input means: `spotify:me` is the only signed-in
 /// Spotify user; otherwise WHO is a Spotify account id.
 async fn resolve(store: &Arc<dyn Store>, who: &str) -> Result<UserId> {
-    let users = store.token_users(PROVIDER).await?;
-    if users.is_empty() {
-        bail!("no one is signed in to Spotify in this database; run `spotifyart login` first");
-    }
-    let mut found = Vec::new();
-    for user in &users {
-        for account in store.accounts(*user).await? {
-            if account.provider == PROVIDER && (who == "me" || account.account_id == who) {
-                found.push((*user, account.account_id));
-            }
-        }
-    }
-    match found.as_slice() {
-        [(user, _)] => Ok(*user),
-        [] => bail!("no signed-in Spotify account {who:?}; run `spotifyart login` as that user"),
-        many => bail!(
-            "several Spotify accounts are signed in ({}); name one as spotify:ACCOUNT",
-            many.iter()
-                .map(|(_, a)| a.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+    signed_in_user(store, Some(who)).await.map_err(|e| match e {
+        spotifyart_core::Error::NotFound { .. } if who == "me" => anyhow::anyhow!(
+            "no one is signed in to Spotify in this database; run `spotifyart login` first"
         ),
-    }
+        spotifyart_core::Error::NotFound { .. } => anyhow::anyhow!(
+            "no signed-in Spotify account {who:?}; run `spotifyart login` as that user"
+        ),
+        e @ spotifyart_core::Error::InvalidInput { .. } => {
+            anyhow::anyhow!("{e} as spotify:ACCOUNT")
+        }
+        other => other.into(),
+    })
 }
 
 /// The listening profile of a signed-in user, from the Web API.

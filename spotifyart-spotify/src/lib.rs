@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+mod accounts;
 mod api;
 pub mod archive;
 mod auth;
@@ -38,6 +39,7 @@ pub mod model;
 mod source;
 mod transport;
 
+pub use accounts::{SignedIn, sign_in, signed_in_user};
 pub use api::{MemoryTokens, PAGE_LIMIT, StoredTokens, TokenCache, UserApi, spotify_id};
 pub use auth::{AuthRequest, SpotifyAuth};
 pub use config::{ACCOUNTS_URL, API_URL, ARCHIVE_SCOPES, LISTENING_SCOPES, SpotifyConfig};

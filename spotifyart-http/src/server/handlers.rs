@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -18,7 +17,7 @@ use spotifyart_core::{
     ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Mood, Subject, TimeRange,
     UserId,
 };
-use spotifyart_spotify::{LISTENING_SCOPES, MemoryTokens, PROVIDER, UserApi, new_account};
+use spotifyart_spotify::{LISTENING_SCOPES, sign_in};
 use utoipa::OpenApi;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -196,15 +195,9 @@ pub async fn callback(
     };
     let verifier = secrecy::SecretString::from(pending.verifier.clone());
     let signed_in = async {
-        let tokens = auth.exchange(code, &verifier).await?;
-        let api = UserApi::new(auth.clone(), Arc::new(MemoryTokens::new(tokens.clone())));
-        let me = api.me().await?;
         let store = state.engine().store();
         let now = state.engine().now();
-        let user = store
-            .upsert_account(&new_account(&me, &tokens.scopes), now)
-            .await?;
-        store.put_tokens(user.id, PROVIDER, &tokens).await?;
+        let user = sign_in(auth, store, code, &verifier, now).await?.user;
         let (token, new) = session::new_session(config, user.id, now);
         store.create_session(&new).await?;
         tracing::info!(user = %user.id, "signed in");
