@@ -149,7 +149,10 @@ impl Generator {
     /// Paints `subject` (a `Match`, a `Mood` or a prompt string) and returns
     /// the picture as a `PIL.Image` (PNG bytes when Pillow is not
     /// installed). See `paint` for the arguments.
-    #[pyo3(signature = (subject, seed=Some(0), steps=None, *, width=None, height=None, guidance=None, negative_prompt=None, style=None, model=None, progress=None))]
+    #[pyo3(
+        signature = (subject, seed=Some(0), steps=None, *, width=None, height=None, guidance=None, negative_prompt=None, style=None, model=None, progress=None),
+        text_signature = "(self, /, subject, seed=0, steps=None, *, width=None, height=None, guidance=None, negative_prompt=None, style=None, model=None, progress=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn generate<'py>(
         &self,
@@ -187,7 +190,10 @@ impl Generator {
     /// same picture); unset sizes, steps and guidance take the model's
     /// defaults. The GIL is released while painting; Ctrl-C cancels at the
     /// next step and raises KeyboardInterrupt.
-    #[pyo3(signature = (subject, seed=Some(0), steps=None, *, width=None, height=None, guidance=None, negative_prompt=None, style=None, model=None, progress=None))]
+    #[pyo3(
+        signature = (subject, seed=Some(0), steps=None, *, width=None, height=None, guidance=None, negative_prompt=None, style=None, model=None, progress=None),
+        text_signature = "(self, /, subject, seed=0, steps=None, *, width=None, height=None, guidance=None, negative_prompt=None, style=None, model=None, progress=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn paint(
         &self,

@@ -91,7 +91,7 @@ def make(progress: ProgressArg) -> Optional[Any]:
         return _Callback(progress)
     if progress is None or progress is True or progress == "auto" or progress == "tqdm":
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
         except ImportError:
             if progress == "tqdm":
                 raise ImportError("progress='tqdm' needs tqdm: pip install tqdm") from None
