@@ -148,6 +148,9 @@ class InternalError(SpotifyArtError):
     code = "internal"
 
 
+for _cls in [SpotifyArtError, *SpotifyArtError.__subclasses__(), Revoked]:
+    _cls.__module__ = "spotifyart"  # tracebacks and pickles say spotifyart.NotFound
+
 #: Core error code -> class, as the native module picks them.
 BY_CODE = {
     cls.code: cls
