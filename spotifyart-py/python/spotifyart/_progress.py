@@ -8,6 +8,7 @@ never from a worker thread.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import Any, Callable, Optional, Union
 
@@ -60,7 +61,8 @@ class _Plain:
 
 
 class _Tqdm:
-    """One tqdm bar per stage (tqdm.auto: a widget in Jupyter, text elsewhere)."""
+    """One tqdm bar per run, reset at each stage (a widget in Jupyter when
+    ipywidgets is installed, text elsewhere)."""
 
     def __init__(self, tqdm: Any) -> None:
         self._tqdm = tqdm
@@ -68,10 +70,12 @@ class _Tqdm:
         self._stage: Optional[str] = None
 
     def update(self, stage: str, step: int, total: int) -> None:
-        if stage != self._stage or self._bar is None or self._bar.total != total:
-            self.close()
+        if self._bar is None:
             self._bar = self._tqdm(total=total, desc=_LABELS.get(stage, stage), leave=False)
-            self._stage = stage
+        elif stage != self._stage:
+            self._bar.set_description(_LABELS.get(stage, stage), refresh=False)
+            self._bar.reset(total=total)
+        self._stage = stage
         self._bar.n = step
         self._bar.refresh()
 
@@ -79,6 +83,15 @@ class _Tqdm:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _tqdm_class() -> Any:
+    """tqdm's notebook widget where it can draw, else its text bar."""
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
+    else:
+        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
+    return tqdm
 
 
 def make(progress: ProgressArg) -> Optional[Any]:
@@ -91,7 +104,7 @@ def make(progress: ProgressArg) -> Optional[Any]:
         return _Callback(progress)
     if progress is None or progress is True or progress == "auto" or progress == "tqdm":
         try:
-            from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
+            tqdm = _tqdm_class()
         except ImportError:
             if progress == "tqdm":
                 raise ImportError("progress='tqdm' needs tqdm: pip install tqdm") from None
