@@ -21,7 +21,7 @@ use crate::art::{
 };
 use crate::ids::{MatchId, UserId};
 use crate::matching::{MatchResult, Matcher};
-use crate::mood::{AutoModel, Mood, MoodModel};
+use crate::mood::{AutoModel, Mood, MoodModel, Rgb};
 use crate::profile::{ListeningProfile, TimeRange};
 use crate::prompt::PromptComposer;
 use crate::source::{FixtureSource, MusicSource};
@@ -303,22 +303,57 @@ impl Engine {
     /// Fills in defaults, composes the prompt and computes the content key.
     /// Fails with `InvalidInput` for parameters the model does not accept.
     pub fn prepare(&self, subject: Subject, params: &ArtParams) -> Result<PreparedArt> {
-        let model = self.generator.model_info(params.model.as_deref())?;
         let composer = PromptComposer::new(params.style.unwrap_or_default());
         let prompt = match &subject {
             Subject::One { mood, .. } => composer.for_mood(mood),
             Subject::Pair { a, b, blended, .. } => composer.for_pair(a, b, blended),
         };
+        let seed = params.seed.unwrap_or_else(|| derived_seed(&subject));
+        let palette = subject.palette();
+        let request = (prompt.positive, prompt.negative, seed, palette);
+        self.prepared(subject, request, params)
+    }
+
+    /// Like [`Self::prepare`] for a prompt of the caller's own (notebooks):
+    /// no one's mood shaped it, so its subject is the neutral mood of model
+    /// `prompt`, it has no negative prompt or palette, and its seed is 0
+    /// unless given. It is stored and reused like any other picture.
+    pub fn prepare_prompt(&self, prompt: &str, params: &ArtParams) -> Result<PreparedArt> {
+        if prompt.trim().is_empty() {
+            return Err(Error::invalid("the prompt is empty"));
+        }
+        let subject = Subject::One {
+            user: None,
+            mood: Mood::neutral("prompt"),
+        };
+        let request = (
+            prompt.to_string(),
+            String::new(),
+            params.seed.unwrap_or(0),
+            vec![],
+        );
+        self.prepared(subject, request, params)
+    }
+
+    /// The request for `(prompt, negative prompt, seed, palette)` with the
+    /// model's defaults for what `params` leaves unset, validated and keyed.
+    fn prepared(
+        &self,
+        subject: Subject,
+        (prompt, negative_prompt, seed, palette): (String, String, u64, Vec<Rgb>),
+        params: &ArtParams,
+    ) -> Result<PreparedArt> {
+        let model = self.generator.model_info(params.model.as_deref())?;
         let request = ArtRequest {
-            prompt: prompt.positive,
-            negative_prompt: prompt.negative,
-            seed: params.seed.unwrap_or_else(|| derived_seed(&subject)),
+            prompt,
+            negative_prompt,
+            seed,
             steps: params.steps.unwrap_or(model.default_steps),
             guidance: params.guidance.unwrap_or(model.default_guidance),
             width: params.width.unwrap_or(model.default_width),
             height: params.height.unwrap_or(model.default_height),
             model: model.id.clone(),
-            palette: subject.palette(),
+            palette,
         };
         model.validate(&request)?;
         let key = ContentKey::of(&subject, &request);

@@ -388,3 +388,33 @@ async fn user_moods_are_recorded() {
     let record = engine.match_users(user, user).await;
     assert!(matches!(record, Err(Error::InvalidInput { .. })));
 }
+
+#[tokio::test]
+async fn a_prompt_of_ones_own_is_keyed_stored_and_reused() {
+    let engine = Engine::builder().build();
+    let params = ArtParams {
+        width: Some(64),
+        height: Some(64),
+        ..Default::default()
+    };
+    let art = engine.prepare_prompt("a red door", &params).unwrap();
+    assert_eq!(art.request.prompt, "a red door");
+    assert_eq!(
+        (art.request.seed, art.request.negative_prompt.as_str()),
+        (0, "")
+    );
+    assert!(art.request.palette.is_empty());
+    assert_eq!(art.subject.mood().model, "prompt");
+    let other = engine.prepare_prompt("a blue door", &params).unwrap();
+    assert_ne!(art.key, other.key);
+    let ctx = GenerationContext::new();
+    assert!(matches!(
+        engine.paint(&art, &ctx).await.unwrap(),
+        ArtOutcome::Painted(_)
+    ));
+    assert!(matches!(
+        engine.paint(&art, &ctx).await.unwrap(),
+        ArtOutcome::Reused(_)
+    ));
+    assert!(engine.prepare_prompt("  ", &params).is_err());
+}

@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use spotifyart_core::engine::{subject_one, subject_pair};
 use spotifyart_core::{
-    ArtOutcome, ArtParams, ArtRequest, ArtworkMeta, ContentKey, Engine, Error, GeneratorSet,
-    ImageGenerator, ImageGeneratorExt, InMemoryStore, PalettePainter, PreparedArt, Style, Subject,
+    ArtOutcome, ArtParams, ArtworkMeta, ContentKey, Engine, Error, GeneratorSet, ImageGenerator,
+    ImageGeneratorExt, InMemoryStore, PalettePainter, PreparedArt, Style,
 };
 use spotifyart_diffusion::{DeviceChoice, DiffusionGenerator, LoadOptions, WeightSource};
 
@@ -279,7 +279,8 @@ impl Generator {
                 .prepare(subject_one(None, m.get().inner.clone()), params)
                 .py_err()?
         } else if let Ok(prompt) = subject.cast::<PyString>() {
-            self.for_prompt(&prompt.extract::<String>()?, params)
+            self.engine
+                .prepare_prompt(&prompt.extract::<String>()?, params)
                 .py_err()?
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -292,41 +293,6 @@ impl Generator {
             prepared.key = ContentKey::of(&prepared.subject, &prepared.request);
         }
         Ok(prepared)
-    }
-
-    /// A prompt of the caller's own: no one's mood, so the subject is the
-    /// neutral mood of model `prompt` and the seed is 0 unless given.
-    fn for_prompt(&self, prompt: &str, params: &ArtParams) -> spotifyart_core::Result<PreparedArt> {
-        if prompt.trim().is_empty() {
-            return Err(Error::invalid("the prompt is empty"));
-        }
-        let model = self
-            .engine
-            .generator()
-            .model_info(params.model.as_deref())?;
-        let request = ArtRequest {
-            prompt: prompt.to_string(),
-            negative_prompt: String::new(),
-            seed: params.seed.unwrap_or(0),
-            steps: params.steps.unwrap_or(model.default_steps),
-            guidance: params.guidance.unwrap_or(model.default_guidance),
-            width: params.width.unwrap_or(model.default_width),
-            height: params.height.unwrap_or(model.default_height),
-            model: model.id.clone(),
-            palette: vec![],
-        };
-        model.validate(&request)?;
-        let subject = Subject::One {
-            user: None,
-            mood: spotifyart_core::Mood::neutral("prompt"),
-        };
-        let key = ContentKey::of(&subject, &request);
-        Ok(PreparedArt {
-            subject,
-            request,
-            key,
-            model,
-        })
     }
 }
 
