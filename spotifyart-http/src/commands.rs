@@ -366,7 +366,9 @@ async fn art(
     bar.finish_and_clear();
     let outcome = outcome?;
     let artwork = engine.store().artwork(outcome.meta().id).await?;
-    write_atomically(out, &artwork.png)?;
+    artwork
+        .save(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     let meta = &artwork.meta;
     match &outcome {
         ArtOutcome::Reused(_) => println!(
@@ -433,23 +435,4 @@ fn output_dir(path: &Path) -> Result<PathBuf> {
         );
     }
     Ok(dir)
-}
-
-/// Writes via a temporary file in the same folder, so a crash never leaves
-/// a half-written PNG where the old one was.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = output_dir(path)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}", path.display())
-    })?;
-    Ok(())
 }

@@ -1,6 +1,6 @@
 //! `Generator` (Stable Diffusion on candle, in this process) and `Artwork`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,8 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use spotifyart_core::engine::{subject_one, subject_pair};
 use spotifyart_core::{
-    ArtOutcome, ArtParams, ArtworkMeta, ContentKey, Engine, Error, GeneratorSet, ImageGenerator,
-    ImageGeneratorExt, InMemoryStore, PalettePainter, PreparedArt, Style,
+    ArtOutcome, ArtParams, Artwork as CoreArtwork, ArtworkMeta, ContentKey, Engine, Error,
+    GeneratorSet, ImageGenerator, ImageGeneratorExt, InMemoryStore, PalettePainter, PreparedArt,
+    Style,
 };
 use spotifyart_diffusion::{DeviceChoice, DiffusionGenerator, LoadOptions, WeightSource};
 
@@ -227,11 +228,7 @@ impl Generator {
             let art = engine.store().artwork(outcome.meta().id).await?;
             Ok((art, matches!(outcome, ArtOutcome::Reused(_))))
         })?;
-        Ok(Artwork {
-            meta: art.meta,
-            png: Arc::new(art.png),
-            reused,
-        })
+        Ok(Artwork::new(art, reused))
     }
 
     fn __repr__(&self) -> String {
@@ -300,9 +297,8 @@ impl Generator {
 /// `image()` is a `PIL.Image`, `png` the bytes, `save(path)` writes them.
 #[pyclass(module = "spotifyart", frozen)]
 pub struct Artwork {
-    pub(crate) meta: ArtworkMeta,
-    pub(crate) png: Arc<Vec<u8>>,
-    pub(crate) reused: bool,
+    art: Arc<CoreArtwork>,
+    reused: bool,
 }
 
 #[pymethods]
@@ -310,17 +306,17 @@ impl Artwork {
     /// The artwork's id in its store.
     #[getter]
     fn id(&self) -> String {
-        self.meta.id.to_string()
+        self.art.meta.id.to_string()
     }
     /// The key of everything that shaped it (moods, prompt, settings, model).
     #[getter]
     fn content_key(&self) -> String {
-        self.meta.content_key.to_string()
+        self.art.meta.content_key.to_string()
     }
     /// The PNG.
     #[getter]
     fn png<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.png)
+        PyBytes::new(py, &self.art.png)
     }
     /// Whether it was found in the store rather than painted by this call.
     #[getter]
@@ -330,57 +326,57 @@ impl Artwork {
     /// What was painted.
     #[getter]
     fn prompt(&self) -> &str {
-        &self.meta.request.prompt
+        &self.art.meta.request.prompt
     }
     /// What was avoided.
     #[getter]
     fn negative_prompt(&self) -> &str {
-        &self.meta.request.negative_prompt
+        &self.art.meta.request.negative_prompt
     }
     /// The seed.
     #[getter]
     fn seed(&self) -> u64 {
-        self.meta.request.seed
+        self.art.meta.request.seed
     }
     /// Denoising steps.
     #[getter]
     fn steps(&self) -> u32 {
-        self.meta.request.steps
+        self.art.meta.request.steps
     }
     /// Guidance scale.
     #[getter]
     fn guidance(&self) -> f32 {
-        self.meta.request.guidance
+        self.art.meta.request.guidance
     }
     /// Width in pixels.
     #[getter]
     fn width(&self) -> u32 {
-        self.meta.width
+        self.art.meta.width
     }
     /// Height in pixels.
     #[getter]
     fn height(&self) -> u32 {
-        self.meta.height
+        self.art.meta.height
     }
     /// The model that painted it.
     #[getter]
     fn model(&self) -> &str {
-        &self.meta.request.model
+        &self.art.meta.request.model
     }
     /// When it was stored.
     #[getter]
     fn created_at(&self) -> DateTime<Utc> {
-        self.meta.created_at
+        self.art.meta.created_at
     }
     /// How long painting took, in milliseconds.
     #[getter]
     fn generation_ms(&self) -> u64 {
-        self.meta.generation_ms
+        self.art.meta.generation_ms
     }
     /// SHA-256 of the PNG (hex).
     #[getter]
     fn sha256(&self) -> &str {
-        &self.meta.sha256
+        &self.art.meta.sha256
     }
 
     /// The picture as a `PIL.Image` (needs Pillow).
@@ -392,7 +388,7 @@ impl Artwork {
         })?;
         let buffer = py
             .import("io")?
-            .call_method1("BytesIO", (PyBytes::new(py, &self.png),))?;
+            .call_method1("BytesIO", (PyBytes::new(py, &self.art.png),))?;
         let img = image.call_method1("open", (buffer,))?;
         img.call_method0("load")?;
         let info = img.getattr("info")?;
@@ -406,13 +402,13 @@ impl Artwork {
     /// Writes the PNG to `path` (through a temporary file, so a crash never
     /// leaves half a picture).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        let png = self.png.clone();
-        py.detach(|| write_atomically(&path, &png)).py_err()
+        let art = self.art.clone();
+        py.detach(|| art.save(&path)).py_err()
     }
 
     /// The metadata as plain dicts (everything but the PNG).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let d = to_python(py, &self.meta)?;
+        let d = to_python(py, &self.art.meta)?;
         d.set_item("reused", self.reused)?;
         Ok(d)
     }
@@ -420,12 +416,12 @@ impl Artwork {
     fn __repr__(&self) -> String {
         format!(
             "Artwork(id='{}', model={}, width={}, height={}, seed={}, steps={}, reused={})",
-            self.meta.id,
-            py_str(&self.meta.request.model),
-            self.meta.width,
-            self.meta.height,
-            self.meta.request.seed,
-            self.meta.request.steps,
+            self.art.meta.id,
+            py_str(&self.art.meta.request.model),
+            self.art.meta.width,
+            self.art.meta.height,
+            self.art.meta.request.seed,
+            self.art.meta.request.steps,
             if self.reused { "True" } else { "False" }
         )
     }
@@ -435,13 +431,13 @@ impl Artwork {
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let meta = json(&self.meta, None)?;
+        let meta = json(&self.art.meta, None)?;
         reduce(
             py,
             "Artwork",
             vec![
                 meta.into_pyobject(py)?.into_any(),
-                PyBytes::new(py, &self.png).into_any(),
+                PyBytes::new(py, &self.art.png).into_any(),
                 self.reused.into_pyobject(py)?.to_owned().into_any(),
             ],
         )
@@ -453,15 +449,18 @@ impl Artwork {
         let text: String = meta.extract()?;
         let meta: ArtworkMeta = serde_json::from_str(&text)
             .map_err(|e| to_py(Error::invalid(format!("artwork metadata: {e}"))))?;
-        Ok(Self {
-            meta,
-            png: Arc::new(png),
-            reused,
-        })
+        Ok(Self::new(CoreArtwork { meta, png }, reused))
     }
 }
 
 impl Artwork {
+    pub(crate) fn new(art: CoreArtwork, reused: bool) -> Self {
+        Self {
+            art: Arc::new(art),
+            reused,
+        }
+    }
+
     fn image_or_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if py.import("PIL.Image").is_ok() {
             self.image(py)
@@ -469,21 +468,4 @@ impl Artwork {
             Ok(self.png(py).into_any())
         }
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> spotifyart_core::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }

@@ -78,11 +78,7 @@ impl Store {
         let id: ArtworkId = id.parse().py_err()?;
         let store = self.inner.clone();
         let art = wait_quiet(py, async move { store.artwork(id).await })?;
-        Ok(Artwork {
-            meta: art.meta,
-            png: Arc::new(art.png),
-            reused: true,
-        })
+        Ok(Artwork::new(art, true))
     }
 
     fn __repr__(&self) -> String {

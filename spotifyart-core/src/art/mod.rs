@@ -10,6 +10,7 @@
 mod palette;
 
 use std::fmt::{self, Debug};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -619,6 +620,25 @@ impl Artwork {
             },
             png: image.png,
         }
+    }
+
+    /// Writes the PNG to `path` through a temporary file in the same folder,
+    /// so a crash never leaves half a picture where the old one was.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, &self.png).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })
     }
 }
 
