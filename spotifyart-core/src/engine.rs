@@ -25,7 +25,9 @@ use crate::mood::{AutoModel, Mood, MoodModel, Rgb};
 use crate::profile::{ListeningProfile, TimeRange};
 use crate::prompt::PromptComposer;
 use crate::source::{FixtureSource, MusicSource};
-use crate::store::{InMemoryStore, Job, JobSpec, MatchRecord, MoodSnapshot, NewJob, Store};
+use crate::store::{
+    InMemoryStore, Job, JobSpec, MatchRecord, MoodSnapshot, NewJob, Store, TokenHash,
+};
 use crate::{Error, Result};
 
 /// Where "now" comes from; tests substitute a manual clock.
@@ -225,9 +227,31 @@ impl Engine {
         self.clock.now()
     }
 
-    /// A user's profile from the music source.
+    /// A user's profile from the music source. When the provider says the
+    /// user withdrew SpotifyArt's access, every session of theirs ends
+    /// too: nothing they could do signed in would work.
     pub async fn profile(&self, user: UserId) -> Result<ListeningProfile> {
-        self.source.profile(user).await
+        let profile = self.source.profile(user).await;
+        self.end_sessions_if_revoked(user, &profile).await;
+        profile
+    }
+
+    /// As [`Self::profile`], read now past any cache.
+    pub async fn fresh_profile(&self, user: UserId) -> Result<ListeningProfile> {
+        let profile = self.source.fresh_profile(user).await;
+        self.end_sessions_if_revoked(user, &profile).await;
+        profile
+    }
+
+    async fn end_sessions_if_revoked<T>(&self, user: UserId, result: &Result<T>) {
+        if let Err(Error::Revoked { provider }) = result {
+            match self.store.revoke_sessions(user, self.now()).await {
+                Ok(ended) => {
+                    tracing::info!(%user, provider, ended, "access revoked; sessions ended")
+                }
+                Err(e) => tracing::warn!(%user, error = %e, "access revoked; sessions not ended"),
+            }
+        }
     }
 
     /// The mood of a profile (synchronous; see [`Self::mood`] for users).
@@ -239,23 +263,79 @@ impl Engine {
     /// store. The model runs on a blocking thread.
     pub async fn mood(&self, user: UserId, range: Option<TimeRange>) -> Result<Mood> {
         let profile = self.profile(user).await?;
+        Ok(self.record_mood(user, range, profile).await?.mood)
+    }
+
+    /// The user's mood as last recorded, if it is at most `max_age` old;
+    /// else computed from their listening now (and recorded).
+    pub async fn current_mood(
+        &self,
+        user: UserId,
+        range: Option<TimeRange>,
+        max_age: Duration,
+    ) -> Result<MoodSnapshot> {
+        let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        if let Some(stored) = self.store.latest_mood(user, range).await?
+            && self.now() - stored.computed_at < max_age
+        {
+            return Ok(stored);
+        }
+        let profile = self.profile(user).await?;
+        self.record_mood(user, range, profile).await
+    }
+
+    /// The user's mood from their listening read now, past every cache
+    /// (they asked for it); recorded only when it differs from the last one.
+    pub async fn refresh_mood(&self, user: UserId, range: Option<TimeRange>) -> Result<MoodSnapshot> {
+        let profile = self.fresh_profile(user).await?;
+        let mood = self.run_mood_model(range, profile).await?;
+        if let Some(stored) = self.store.latest_mood(user, range).await?
+            && stored.mood == mood
+        {
+            return Ok(stored);
+        }
+        self.put_mood(user, range, mood).await
+    }
+
+    async fn run_mood_model(
+        &self,
+        range: Option<TimeRange>,
+        profile: ListeningProfile,
+    ) -> Result<Mood> {
         let profile = match range {
             Some(r) => profile.only(r),
             None => profile,
         };
         let model = self.mood_model.clone();
-        let mood = tokio::task::spawn_blocking(move || model.mood(&profile))
+        tokio::task::spawn_blocking(move || model.mood(&profile))
             .await
-            .map_err(|e| Error::internal(format!("mood model panicked: {e}")))??;
-        self.store
-            .put_mood(&MoodSnapshot {
-                user,
-                time_range: range,
-                mood: mood.clone(),
-                computed_at: self.now(),
-            })
-            .await?;
-        Ok(mood)
+            .map_err(|e| Error::internal(format!("mood model panicked: {e}")))?
+    }
+
+    async fn record_mood(
+        &self,
+        user: UserId,
+        range: Option<TimeRange>,
+        profile: ListeningProfile,
+    ) -> Result<MoodSnapshot> {
+        let mood = self.run_mood_model(range, profile).await?;
+        self.put_mood(user, range, mood).await
+    }
+
+    async fn put_mood(
+        &self,
+        user: UserId,
+        range: Option<TimeRange>,
+        mood: Mood,
+    ) -> Result<MoodSnapshot> {
+        let snapshot = MoodSnapshot {
+            user,
+            time_range: range,
+            mood,
+            computed_at: self.now(),
+        };
+        self.store.put_mood(&snapshot).await?;
+        Ok(snapshot)
     }
 
     /// Compares two profiles.
@@ -279,10 +359,19 @@ impl Engine {
         Ok(record)
     }
 
-    /// Compares two users without storing anything (for invite acceptance,
-    /// which stores the match atomically with the invite).
+    /// Compares two users without storing anything.
     pub async fn compute_match(&self, a: UserId, b: UserId) -> Result<MatchRecord> {
         let (pa, pb) = tokio::try_join!(self.profile(a), self.profile(b))?;
+        self.match_record(a, pa, b, pb).await
+    }
+
+    async fn match_record(
+        &self,
+        a: UserId,
+        pa: ListeningProfile,
+        b: UserId,
+        pb: ListeningProfile,
+    ) -> Result<MatchRecord> {
         let model = self.mood_model.clone();
         let matcher = self.matcher.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<MatchResult> {
@@ -298,6 +387,55 @@ impl Engine {
             result,
             created_at: self.now(),
         })
+    }
+
+    /// `accepter` takes the invite whose code hashes to `invite`: the two
+    /// people's listening is compared and the match stored with the invite
+    /// used, atomically. `NotFound` for an unknown invite, `InvalidInput`
+    /// for one's own, `Conflict` for a used or expired one (checked before
+    /// any listening is read) and when the inviter has to sign in again:
+    /// the accepter is told that about the other person, never with their
+    /// id, and keeps their own session.
+    pub async fn accept_invite(&self, invite: &TokenHash, accepter: UserId) -> Result<MatchRecord> {
+        let found = self.store.invite(invite).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::not_found("invite"),
+            other => other,
+        })?;
+        if found.inviter == accepter {
+            return Err(Error::invalid("you cannot accept your own invite"));
+        }
+        if found.accepted_by.is_some() {
+            return Err(Error::conflict("this invite has already been used"));
+        }
+        if self.now() >= found.expires_at {
+            return Err(Error::conflict("this invite has expired; ask for a new one"));
+        }
+        let (theirs, yours) = tokio::join!(self.profile(found.inviter), self.profile(accepter));
+        let yours = yours?;
+        let theirs = theirs.map_err(|e| match e {
+            Error::Revoked { .. } | Error::NotFound { .. } | Error::Unauthorized { .. } => {
+                Error::conflict(
+                    "the person who invited you has to sign in to SpotifyArt again before you \
+                     can match; ask them to open SpotifyArt, then try this link again",
+                )
+            }
+            other => other,
+        })?;
+        let record = self
+            .match_record(found.inviter, theirs, accepter, yours)
+            .await?;
+        self.store.accept_invite(invite, &record, self.now()).await?;
+        Ok(record)
+    }
+
+    /// The stored artwork or the live job for `art`, if either exists:
+    /// asking for it again costs nothing (servers check this before their
+    /// new-painting allowance).
+    pub async fn existing_art(&self, art: &PreparedArt) -> Result<Option<ArtTicket>> {
+        if let Some(meta) = self.store.artwork_by_key(&art.key).await? {
+            return Ok(Some(ArtTicket::Ready(meta)));
+        }
+        Ok(self.store.job_by_key(&art.key).await?.map(ArtTicket::Queued))
     }
 
     /// Fills in defaults, composes the prompt and computes the content key.

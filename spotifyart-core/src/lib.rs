@@ -42,6 +42,7 @@ pub mod engine;
 mod env;
 mod error;
 pub mod ids;
+pub mod limit;
 pub mod matching;
 pub mod mood;
 pub mod names;

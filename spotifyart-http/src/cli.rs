@@ -179,6 +179,11 @@ pub struct PainterArgs {
     /// Mood model.
     #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
     pub mood_model: MoodModelArg,
+    /// Seconds a worker holds a job without a heartbeat: a worker that
+    /// dies loses its job this long after its last heartbeat, and another
+    /// paints it.
+    #[arg(long, env = "SPOTIFYART_JOB_LEASE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_lease: u64,
 }
 
 /// `serve`'s settings (each also from the environment).
@@ -202,6 +207,25 @@ pub struct ServerArgs {
     /// Turn the per-IP and per-user rate limits off (load tests only).
     #[arg(long, env = "SPOTIFYART_NO_RATE_LIMITS", hide = true)]
     pub no_rate_limits: bool,
+    /// Redis shared by every replica for the rate limits
+    /// (redis://[:PASSWORD@]HOST[:PORT][/DB]); without it each process
+    /// counts its own.
+    #[arg(long, env = "SPOTIFYART_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of this deployment's keys in Redis.
+    #[arg(long, env = "SPOTIFYART_REDIS_PREFIX", default_value = "spotifyart:")]
+    pub redis_prefix: String,
+    /// Seconds a client has to send a request's headers, from connecting
+    /// or from the previous response.
+    #[arg(long, env = "SPOTIFYART_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may sit idle after a response.
+    #[arg(long, env = "SPOTIFYART_IDLE_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Connections served at once (further ones wait to be accepted);
+    /// lowered to what the file limit allows.
+    #[arg(long, env = "SPOTIFYART_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
     #[command(flatten)]
     pub painter: PainterArgs,
 }

@@ -120,7 +120,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 painter.mood_model,
                 &painter.diffusion,
                 embedding_dir.as_deref(),
-            )?;
+            )?
+            .jobs(job_settings(painter.job_lease));
             let engine = Arc::new(engine.build());
             let shutdown = CancelToken::new();
             let workers =
@@ -160,6 +161,13 @@ fn painting_engine(
         .generator(crate::generators::image_generator(diffusion)?))
 }
 
+fn job_settings(lease_secs: u64) -> spotifyart_core::engine::JobSettings {
+    spotifyart_core::engine::JobSettings {
+        lease: Duration::from_secs(lease_secs),
+        ..Default::default()
+    }
+}
+
 async fn serve(
     store: Arc<dyn Store>,
     args: ServerArgs,
@@ -172,6 +180,21 @@ async fn serve(
     let mut config = crate::server::ServerConfig::new(args.public_url.clone(), &args.painter.model);
     config.trust_proxy = args.trust_proxy;
     config.rate_limits = !args.no_rate_limits;
+    config.connections = crate::server::ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
+    if let Some(url) = &args.redis_url {
+        let limiter = spotifyart_redis::RedisLimiter::new(url, &args.redis_prefix)?;
+        if let Err(e) = limiter.ping().await {
+            // Served anyway: limits fall back to this process's counts
+            // until Redis answers.
+            tracing::warn!(error = %e, "Redis does not answer; rate limits count per process until it does");
+            eprintln!("warning: {e}; rate limits count per process until Redis answers");
+        }
+        config.shared_limits = Some(Arc::new(limiter));
+    }
     for m in &args.painter.extra_models {
         if !config.models.contains(m) {
             config.models.push(m.clone());
@@ -191,7 +214,8 @@ async fn serve(
         args.painter.mood_model,
         &args.painter.diffusion,
         embedding_dir,
-    )?;
+    )?
+    .jobs(job_settings(args.painter.job_lease));
     if let Some(auth) = &auth {
         // Profiles are read from Spotify at most every 10 minutes per user.
         let source = SpotifySource::new(auth.clone(), store.clone());

@@ -36,8 +36,15 @@ pub async fn sign_in(
     now: DateTime<Utc>,
 ) -> Result<SignedIn> {
     let tokens = auth.exchange(code, pkce_verifier).await?;
-    let api = UserApi::new(auth.clone(), Arc::new(MemoryTokens::new(tokens.clone())));
+    let held = Arc::new(MemoryTokens::new(tokens));
+    let api = UserApi::new(auth.clone(), held.clone());
     let me = api.me().await?;
+    // The call may have refreshed them (a 401, or a token issued within
+    // the refresh margin): store what the client holds now, since Spotify
+    // may have retired the refresh token it was given first.
+    let tokens = held.current().ok_or(Error::Revoked {
+        provider: SERVICE.into(),
+    })?;
     let user = store
         .upsert_account(&crate::new_account(&me, &tokens.scopes), now)
         .await?;

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{Duration as ChronoDuration, Utc};
@@ -27,6 +28,14 @@ use crate::transport::{Reply, SERVICE, api_error, parse};
 
 /// Refresh this long before the access token expires.
 const REFRESH_MARGIN_SECS: i64 = 60;
+/// How long one process may hold a user's refresh lease: longer than a
+/// refresh with its retries takes, short enough that a crashed holder does
+/// not block the user for long.
+const REFRESH_LEASE: Duration = Duration::from_secs(30);
+/// How long to wait for another process's refresh before giving up.
+const REFRESH_WAIT: Duration = Duration::from_secs(35);
+/// How often to look whether another process's refresh finished.
+const REFRESH_POLL: Duration = Duration::from_millis(50);
 /// Spotify's page size limit for top items, recent plays and playlists.
 pub const PAGE_LIMIT: usize = 50;
 
@@ -39,6 +48,18 @@ pub trait TokenCache: Send + Sync + fmt::Debug {
     async fn save(&self, tokens: &OAuthTokens) -> Result<()>;
     /// Drops tokens Spotify revoked.
     async fn forget(&self) -> Result<()>;
+    /// Takes the right to refresh for `lease_for` (see
+    /// [`spotifyart_core::store::TokenStore::lease_token_refresh`]); caches
+    /// used by one process only need not, and always grant it.
+    async fn lease_refresh(&self, holder: &str, lease_for: std::time::Duration) -> Result<bool> {
+        let _ = (holder, lease_for);
+        Ok(true)
+    }
+    /// Gives the refresh lease back.
+    async fn release_refresh(&self, holder: &str) -> Result<()> {
+        let _ = holder;
+        Ok(())
+    }
 }
 
 /// Tokens of one user in a [`Store`] (encrypted at rest by persistent
@@ -59,13 +80,37 @@ impl StoredTokens {
 #[async_trait]
 impl TokenCache for StoredTokens {
     async fn load(&self) -> Result<OAuthTokens> {
-        self.store.tokens(self.user, SERVICE).await
+        match self.store.tokens(self.user, SERVICE).await {
+            // Deleted when Spotify refused them: the user must sign in again.
+            // The store's message is not passed on (no ids in answers).
+            Err(Error::NotFound { .. }) => Err(Error::Revoked {
+                provider: SERVICE.into(),
+            }),
+            other => other,
+        }
     }
     async fn save(&self, tokens: &OAuthTokens) -> Result<()> {
         self.store.put_tokens(self.user, SERVICE, tokens).await
     }
     async fn forget(&self) -> Result<()> {
         self.store.delete_tokens(self.user, SERVICE).await
+    }
+    async fn lease_refresh(&self, holder: &str, lease_for: std::time::Duration) -> Result<bool> {
+        match self
+            .store
+            .lease_token_refresh(self.user, SERVICE, holder, Utc::now(), lease_for)
+            .await
+        {
+            Err(Error::NotFound { .. }) => Err(Error::Revoked {
+                provider: SERVICE.into(),
+            }),
+            other => other,
+        }
+    }
+    async fn release_refresh(&self, holder: &str) -> Result<()> {
+        self.store
+            .release_token_refresh(self.user, SERVICE, holder)
+            .await
     }
 }
 
@@ -100,6 +145,19 @@ impl TokenCache for MemoryTokens {
     }
 }
 
+/// Whether `tokens` need a refresh: the access token expires within the
+/// margin, or it is the one Spotify just answered 401 for.
+fn is_stale(tokens: &OAuthTokens, rejected: Option<&SecretString>) -> bool {
+    match rejected {
+        Some(r) => r.expose_secret() == tokens.access_token.expose_secret(),
+        None => tokens.expires_at - ChronoDuration::seconds(REFRESH_MARGIN_SECS) <= Utc::now(),
+    }
+}
+
+fn refresh_secret(tokens: &OAuthTokens) -> Option<&str> {
+    tokens.refresh_token.as_ref().map(|r| r.expose_secret())
+}
+
 /// The Web API as one user.
 #[derive(Clone, Debug)]
 pub struct UserApi {
@@ -132,15 +190,47 @@ impl UserApi {
     /// A usable access token: the stored one, or a refreshed one when it
     /// expires within a minute or when `rejected` (the token a 401 came
     /// back for) is still the stored one.
+    ///
+    /// Refreshes are serialised per user across every process sharing the
+    /// store (a lease in the store; the mutex only spares this process the
+    /// polling): Spotify may rotate the refresh token, so a second refresh
+    /// with the old one fails. A process that finds the lease held waits
+    /// for the stored tokens to change and uses the new ones.
     async fn access_token(&self, rejected: Option<&SecretString>) -> Result<SecretString> {
         let _guard = self.refresh_lock.lock().await;
+        let holder = uuid::Uuid::new_v4().to_string();
+        let give_up = tokio::time::Instant::now() + REFRESH_WAIT;
+        loop {
+            let tokens = self.tokens.load().await?;
+            if !is_stale(&tokens, rejected) {
+                return Ok(tokens.access_token);
+            }
+            if self.tokens.lease_refresh(&holder, REFRESH_LEASE).await? {
+                let refreshed = self.refresh_leased(rejected).await;
+                if let Err(e) = self.tokens.release_refresh(&holder).await {
+                    // It runs out by itself; the next refresh waits for it.
+                    tracing::warn!(error = %e, "could not release the token refresh lease");
+                }
+                return refreshed;
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Err(Error::Upstream {
+                    service: SERVICE.into(),
+                    status: None,
+                    message: "another server has been refreshing this user's Spotify access \
+                              for too long; try again shortly"
+                        .into(),
+                });
+            }
+            tokio::time::sleep(REFRESH_POLL).await;
+        }
+    }
+
+    /// Refreshes while holding the lease.
+    async fn refresh_leased(&self, rejected: Option<&SecretString>) -> Result<SecretString> {
+        // The lease's last holder may have refreshed just before we took it.
         let tokens = self.tokens.load().await?;
-        let stale = match rejected {
-            // Another task may have refreshed while this one waited.
-            Some(r) => r.expose_secret() == tokens.access_token.expose_secret(),
-            None => tokens.expires_at - ChronoDuration::seconds(REFRESH_MARGIN_SECS) <= Utc::now(),
-        };
-        if !stale {
+        if !is_stale(&tokens, rejected) {
             return Ok(tokens.access_token);
         }
         match self.auth.refresh(&tokens).await {
@@ -149,6 +239,13 @@ impl UserApi {
                 Ok(fresh.access_token)
             }
             Err(e @ Error::Revoked { .. }) => {
+                // Only tokens that are still the refused ones are dropped:
+                // a process whose lease ran out may have stored new ones.
+                let now = self.tokens.load().await?;
+                if refresh_secret(&now) != refresh_secret(&tokens) {
+                    tracing::info!("refresh token replaced meanwhile; using the new tokens");
+                    return Ok(now.access_token);
+                }
                 self.tokens.forget().await?;
                 Err(e)
             }

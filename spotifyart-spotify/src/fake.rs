@@ -166,6 +166,7 @@ struct State {
     access: HashMap<String, AccessGrant>,
     refresh: HashMap<String, RefreshGrant>,
     rotate_refresh: bool,
+    token_lifetime: i64,
     faults: VecDeque<Fault>,
     requests: Vec<Recorded>,
     counter: u64,
@@ -207,6 +208,7 @@ impl FakeSpotify {
             access: HashMap::new(),
             refresh: HashMap::new(),
             rotate_refresh: false,
+            token_lifetime: 3600,
             faults: VecDeque::new(),
             requests: Vec::new(),
             counter: 0,
@@ -413,6 +415,12 @@ impl FakeSpotify {
         self.lock().rotate_refresh = rotate;
     }
 
+    /// How long access tokens issued from now on live (default an hour;
+    /// under a minute puts them inside clients' refresh margin at once).
+    pub fn set_token_lifetime(&self, seconds: i64) {
+        self.lock().token_lifetime = seconds;
+    }
+
     /// Queues a failure for the next request matching it.
     pub fn inject(&self, fault: Fault) {
         self.lock().faults.push_back(fault);
@@ -547,7 +555,7 @@ impl State {
         with_refresh: bool,
     ) -> (String, Option<String>, DateTime<Utc>) {
         let access = self.next_token("BQ");
-        let expires = Utc::now() + chrono::Duration::seconds(3600);
+        let expires = Utc::now() + chrono::Duration::seconds(self.token_lifetime);
         self.access.insert(
             access.clone(),
             AccessGrant {
@@ -829,7 +837,7 @@ fn token(s: &mut State, headers: &HeaderMap, body: &[u8]) -> Reply {
                     "access_token": access,
                     "token_type": "Bearer",
                     "scope": grant.scopes,
-                    "expires_in": 3600,
+                    "expires_in": s.token_lifetime,
                     "refresh_token": refresh,
                 }),
             )
@@ -851,7 +859,7 @@ fn token(s: &mut State, headers: &HeaderMap, body: &[u8]) -> Reply {
                 "access_token": access,
                 "token_type": "Bearer",
                 "scope": grant.scopes,
-                "expires_in": 3600,
+                "expires_in": s.token_lifetime,
             });
             if let Some(r) = refresh {
                 body["refresh_token"] = json!(r);

@@ -194,3 +194,72 @@ async fn revoked_refresh_token_is_a_distinct_error_and_forgets_tokens() {
     assert_eq!(api.me().await.unwrap_err().code(), "revoked");
     assert!(tokens.load().await.is_err());
 }
+
+/// Two servers (each with its own in-process lock, one shared store) refresh
+/// one user's tokens at the same moment, with Spotify rotating refresh
+/// tokens: one refresh happens, the other server uses its result, and
+/// nobody is signed out. Before the lease in the store, the loser's
+/// `invalid_grant` deleted the winner's fresh tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_refreshing_one_user_at_once_share_one_refresh() {
+    let fake = fake(Mode::Development, None).await;
+    fake.rotate_refresh_tokens(true);
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let servers: Vec<UserApi> = (0..3)
+        .map(|_| SpotifySource::new(auth(&fake, None), store.clone()).api(user))
+        .collect();
+    for round in 0..10 {
+        let before = fake.count("/api/token");
+        if round % 2 == 0 {
+            // Spotify expired the token early: every server gets a 401.
+            fake.expire_access_tokens();
+        } else {
+            // The stored token is inside the refresh margin.
+            let mut t = store.tokens(user, "spotify").await.unwrap();
+            t.expires_at = chrono::Utc::now() + chrono::Duration::seconds(5);
+            store.put_tokens(user, "spotify", &t).await.unwrap();
+        }
+        let calls = servers.iter().map(|api| api.me());
+        for result in futures_util::future::join_all(calls).await {
+            result.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        assert_eq!(
+            fake.count("/api/token") - before,
+            1,
+            "round {round}: one refresh for all servers"
+        );
+        assert!(store.tokens(user, "spotify").await.is_ok(), "still signed in");
+    }
+}
+
+/// A sign-in whose `/v1/me` call refreshes the tokens (Spotify issued an
+/// access token inside the refresh margin, and rotates refresh tokens)
+/// stores the refreshed tokens, not the retired ones.
+#[tokio::test]
+async fn sign_in_stores_the_tokens_it_ends_with() {
+    let fake = fake(Mode::Development, None).await;
+    fake.rotate_refresh_tokens(true);
+    fake.set_token_lifetime(30);
+    let auth = auth(&fake, None);
+    let (code, verifier) = code_for(&auth).await;
+    let store: Arc<dyn spotifyart_core::Store> = Arc::new(spotifyart_core::InMemoryStore::new());
+    let before = fake.count("/api/token");
+    let signed = spotifyart_spotify::sign_in(&auth, &store, &code, &verifier, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.count("/api/token") - before,
+        2,
+        "the code exchange and one refresh"
+    );
+    let stored = store.tokens(signed.user.id, "spotify").await.unwrap();
+    assert_eq!(
+        stored.refresh_token.as_ref().map(|r| r.expose_secret().to_string()),
+        signed.tokens.refresh_token.as_ref().map(|r| r.expose_secret().to_string()),
+    );
+    // The stored refresh token is the live one: the next refresh works.
+    fake.set_token_lifetime(3600);
+    let source = SpotifySource::new(auth, store.clone());
+    source.profile(signed.user.id).await.unwrap();
+    assert!(store.tokens(signed.user.id, "spotify").await.is_ok());
+}

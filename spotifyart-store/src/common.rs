@@ -18,6 +18,11 @@ macro_rules! runnable {
 }
 pub(crate) use runnable;
 
+/// AAD binding a sign-in's verifier ciphertext to its row.
+pub fn sign_in_aad(state_hash: &str) -> Vec<u8> {
+    format!("spotifyart:sign_ins:v1:{state_hash}:verifier").into_bytes()
+}
+
 /// AAD binding a token ciphertext to its row and column.
 pub fn token_aad(user: &str, provider: &str, field: &str) -> Vec<u8> {
     format!("spotifyart:oauth_tokens:v1:{user}:{provider}:{field}").into_bytes()
@@ -48,7 +53,7 @@ macro_rules! sql_store {
         use spotifyart_core::store::*;
         use spotifyart_core::{ArtworkId, Error, JobId, MatchId, Result, TimeRange, UserId};
 
-        use crate::common::token_aad;
+        use crate::common::{sign_in_aad, token_aad};
         use crate::crypto::Sealed;
         use crate::error::{TxError, db};
         use crate::rows::*;
@@ -285,9 +290,73 @@ macro_rules! sql_store {
                     .select(TokenRow::as_select())
                     .first(&mut conn)
                     .await
-                    .map_err(|e| db(e, &format!("{provider} tokens of user {user}")))?;
+                    .map_err(|e| db(e, &format!("{provider} tokens")))?;
                 drop(conn);
                 self.decrypt_tokens(row)
+            }
+
+            async fn lease_token_refresh(
+                &self,
+                user: UserId,
+                provider: &str,
+                holder: &str,
+                now: DateTime<Utc>,
+                lease_for: std::time::Duration,
+            ) -> Result<bool> {
+                let uid = user.to_string();
+                let until = micros(now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX));
+                let mut conn = self.conn().await?;
+                // Compare-and-set in one statement: exact across processes.
+                let taken = diesel::update(
+                    oauth_tokens::table.find((&uid, provider)).filter(
+                        oauth_tokens::refresh_lease_until
+                            .is_null()
+                            .or(oauth_tokens::refresh_lease_until.le(micros(now)))
+                            .or(oauth_tokens::refresh_lease_owner.eq(holder)),
+                    ),
+                )
+                .set((
+                    oauth_tokens::refresh_lease_owner.eq(holder),
+                    oauth_tokens::refresh_lease_until.eq(until),
+                ))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| db(e, "token refresh lease"))?;
+                if taken == 1 {
+                    return Ok(true);
+                }
+                let exists: i64 = oauth_tokens::table
+                    .find((&uid, provider))
+                    .count()
+                    .get_result(&mut conn)
+                    .await
+                    .map_err(|e| db(e, "tokens"))?;
+                if exists == 0 {
+                    return Err(Error::not_found(format!("{provider} tokens")));
+                }
+                Ok(false)
+            }
+
+            async fn release_token_refresh(
+                &self,
+                user: UserId,
+                provider: &str,
+                holder: &str,
+            ) -> Result<()> {
+                let mut conn = self.conn().await?;
+                diesel::update(
+                    oauth_tokens::table
+                        .find((user.to_string(), provider))
+                        .filter(oauth_tokens::refresh_lease_owner.eq(holder)),
+                )
+                .set((
+                    oauth_tokens::refresh_lease_owner.eq(None::<String>),
+                    oauth_tokens::refresh_lease_until.eq(None::<i64>),
+                ))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| db(e, "token refresh lease"))?;
+                Ok(())
             }
 
             async fn delete_tokens(&self, user: UserId, provider: &str) -> Result<()> {
@@ -365,6 +434,78 @@ macro_rules! sql_store {
                     n += 1;
                 }
                 Ok(n)
+            }
+        }
+
+        #[async_trait]
+        impl SignInStore for $Store {
+            async fn create_sign_in(&self, p: &PendingSignIn, now: DateTime<Utc>) -> Result<()> {
+                let hash = p.state_hash.0.clone();
+                let sealed = self.keys.seal(
+                    p.verifier.expose_secret().as_bytes(),
+                    &sign_in_aad(&hash),
+                )?;
+                let row = SignInRow {
+                    state_hash: hash,
+                    key_id: self.keys.current_id().to_string(),
+                    verifier_nonce: sealed.nonce,
+                    verifier_ciphertext: sealed.ciphertext,
+                    next_path: p.next.clone(),
+                    created_at: micros(p.created_at),
+                    expires_at: micros(p.expires_at),
+                };
+                let mut conn = self.conn().await?;
+                // Abandoned sign-ins go as new ones come: the table holds
+                // at most the last few minutes' worth.
+                diesel::delete(sign_ins::table.filter(sign_ins::expires_at.le(micros(now))))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| db(e, "sign-ins"))?;
+                diesel::insert_into(sign_ins::table)
+                    .values(&row)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| db(e, "sign-in"))?;
+                Ok(())
+            }
+
+            async fn take_sign_in(
+                &self,
+                state_hash: &TokenHash,
+                now: DateTime<Utc>,
+            ) -> Result<PendingSignIn> {
+                let mut conn = self.conn().await?;
+                // DELETE .. RETURNING: of two callbacks with one state, one
+                // gets the row and the other nothing, on any server.
+                let row: SignInRow = diesel::delete(
+                    sign_ins::table
+                        .find(&state_hash.0)
+                        .filter(sign_ins::expires_at.gt(micros(now))),
+                )
+                .returning(SignInRow::as_returning())
+                .get_result(&mut conn)
+                .await
+                .map_err(|e| db(e, "sign-in in progress"))?;
+                drop(conn);
+                let verifier = self.keys.open(
+                    &row.key_id,
+                    &Sealed {
+                        nonce: row.verifier_nonce,
+                        ciphertext: row.verifier_ciphertext,
+                    },
+                    &sign_in_aad(&row.state_hash),
+                    "a sign-in in progress",
+                )?;
+                let verifier = String::from_utf8(verifier).map_err(|_| {
+                    Error::internal("a sign-in's decrypted verifier is not UTF-8")
+                })?;
+                Ok(PendingSignIn {
+                    state_hash: state_hash.clone(),
+                    verifier: SecretString::from(verifier),
+                    next: row.next_path,
+                    created_at: time(row.created_at),
+                    expires_at: time(row.expires_at),
+                })
             }
         }
 
@@ -794,6 +935,20 @@ macro_rules! sql_store {
 
         #[async_trait]
         impl JobQueue for $Store {
+            async fn job_by_key(&self, key: &ContentKey) -> Result<Option<Job>> {
+                let mut conn = self.read_conn().await?;
+                jobs::table
+                    .filter(jobs::content_key.eq(&key.0))
+                    .filter(jobs::state.ne("failed"))
+                    .select(JobRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(|e| db(e, "job"))?
+                    .map(JobRow::into_job)
+                    .transpose()
+            }
+
             async fn enqueue(&self, new: &NewJob, now: DateTime<Utc>) -> Result<Job> {
                 if new.max_attempts == 0 {
                     return Err(Error::invalid("max_attempts must be at least 1"));

@@ -107,6 +107,18 @@ pub struct TokenRow {
 }
 
 #[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sign_ins, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct SignInRow {
+    pub state_hash: String,
+    pub key_id: String,
+    pub verifier_nonce: Vec<u8>,
+    pub verifier_ciphertext: Vec<u8>,
+    pub next_path: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct SessionRow {
     pub token_hash: String,

@@ -30,6 +30,20 @@ diesel::table! {
         expires_at -> BigInt,
         scopes -> Text,
         updated_at -> BigInt,
+        refresh_lease_owner -> Nullable<Text>,
+        refresh_lease_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sign_ins (state_hash) {
+        state_hash -> Text,
+        key_id -> Text,
+        verifier_nonce -> Binary,
+        verifier_ciphertext -> Binary,
+        next_path -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 

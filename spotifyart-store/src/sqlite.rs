@@ -61,6 +61,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| spotifyart_core::Error::io(dir, e))?;
         }
+        create_private(path)?;
         let location = path.to_string_lossy().into_owned();
         Self::connect(location, keys).await
     }
@@ -206,6 +207,42 @@ impl SqliteStore {
 mod ops {
     use super::{Conn, SqliteStore};
     crate::common::sql_store!(SqliteStore, Conn, "sqlite");
+}
+
+/// Creates the database file readable by its owner only, before SQLite
+/// opens it: it holds sessions, matches and (encrypted) tokens, and SQLite
+/// gives its `-wal` and `-shm` files the database file's permissions. An
+/// existing file is left as the operator set it, with a warning when others
+/// may read it.
+#[cfg(unix)]
+fn create_private(path: &Path) -> spotifyart_core::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "the database file is readable by other users; chmod 600 it"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(spotifyart_core::Error::io(path, e)),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_: &Path) -> spotifyart_core::Result<()> {
+    Ok(())
 }
 
 /// The path a `sqlite://` URL names (`None` for an in-memory database).

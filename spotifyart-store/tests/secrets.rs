@@ -7,12 +7,13 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl, SqliteConnection};
 use secrecy::ExposeSecret;
 use spotifyart_core::Store;
-use spotifyart_core::store::OAuthTokens;
+use spotifyart_core::store::{OAuthTokens, OpaqueToken, PendingSignIn};
 use spotifyart_core::testing::store::{new_user, t};
 use spotifyart_store::{Database, EncryptionKey, StoreConfig};
 
 const ACCESS: &str = "BQDaccess-token-PLAINTEXT-7f3a9c";
 const REFRESH: &str = "AQBrefresh-token-PLAINTEXT-41d2e8";
+const VERIFIER: &str = "pkce-verifier-PLAINTEXT-93b1c0d5e7";
 
 fn tokens() -> OAuthTokens {
     OAuthTokens {
@@ -48,6 +49,19 @@ async fn no_plaintext_token_bytes_anywhere_in_the_database_files() {
     let (a, b) = (new_user(&*store).await, new_user(&*store).await);
     store.put_tokens(a.id, "spotify", &tokens()).await.unwrap();
     store.put_tokens(b.id, "spotify", &tokens()).await.unwrap();
+    store
+        .create_sign_in(
+            &PendingSignIn {
+                state_hash: OpaqueToken::from_client("state").hash(),
+                verifier: VERIFIER.to_string().into(),
+                next: "/discover".into(),
+                created_at: t(0),
+                expires_at: t(600),
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
     let back = store.tokens(a.id, "spotify").await.unwrap();
     assert_eq!(back.access_token.expose_secret(), ACCESS);
     assert_eq!(back.refresh_token.unwrap().expose_secret(), REFRESH);
@@ -58,7 +72,7 @@ async fn no_plaintext_token_bytes_anywhere_in_the_database_files() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         files += 1;
-        for secret in [ACCESS, REFRESH, &key.to_base64()] {
+        for secret in [ACCESS, REFRESH, VERIFIER, &key.to_base64()] {
             if path.extension().is_some_and(|e| e == "key") {
                 continue;
             }
@@ -92,6 +106,31 @@ async fn no_plaintext_token_bytes_anywhere_in_the_database_files() {
         ACCESS.len() + 16,
         "ciphertext + GCM tag"
     );
+}
+
+/// The database, its WAL and shared-memory files and the key file are
+/// the owner's alone (they were 0644 before).
+#[cfg(unix)]
+#[tokio::test]
+async fn database_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        url: format!("sqlite://{}", dir.path().join("s.db").display()),
+        ..StoreConfig::default()
+    };
+    let store = open(&config).await;
+    let user = new_user(&*store).await;
+    store.put_tokens(user.id, "spotify", &tokens()).await.unwrap();
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+        seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, ["s.db", "s.db-shm", "s.db-wal", "spotifyart.key"]);
 }
 
 #[tokio::test]

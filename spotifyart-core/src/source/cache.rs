@@ -94,6 +94,14 @@ impl<S: MusicSource> MusicSource for CachedSource<S> {
         slot.value = Some((Instant::now(), profile.clone()));
         Ok(profile)
     }
+
+    async fn fresh_profile(&self, user: UserId) -> Result<ListeningProfile> {
+        let slot = self.slot(user);
+        let mut slot = slot.lock().await;
+        let profile = self.inner.fresh_profile(user).await?;
+        slot.value = Some((Instant::now(), profile.clone()));
+        Ok(profile)
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +166,21 @@ mod tests {
             cached.inner().calls.load(Ordering::SeqCst),
             4,
             "after the window"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fresh_profile_skips_the_cache_and_refills_it() {
+        let cached = CachedSource::new(Counting::default(), Duration::from_secs(60));
+        let user = UserId::new();
+        cached.profile(user).await.unwrap();
+        cached.fresh_profile(user).await.unwrap();
+        assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 2);
+        cached.profile(user).await.unwrap();
+        assert_eq!(
+            cached.inner().calls.load(Ordering::SeqCst),
+            2,
+            "served from the refilled cache"
         );
     }
 

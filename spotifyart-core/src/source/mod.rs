@@ -29,6 +29,12 @@ pub trait MusicSource: Send + Sync + Debug + 'static {
     /// The user's profile, normalised (ranks, weights, `signals` set).
     /// `NotFound` when the source knows nothing of the user.
     async fn profile(&self, user: UserId) -> Result<ListeningProfile>;
+
+    /// The profile read now, past any cache (the user asked to refresh).
+    /// Sources without a cache need not implement it.
+    async fn fresh_profile(&self, user: UserId) -> Result<ListeningProfile> {
+        self.profile(user).await
+    }
 }
 
 #[deny(clippy::missing_trait_methods)]
@@ -40,6 +46,9 @@ impl<T: MusicSource + ?Sized> MusicSource for Arc<T> {
     async fn profile(&self, user: UserId) -> Result<ListeningProfile> {
         (**self).profile(user).await
     }
+    async fn fresh_profile(&self, user: UserId) -> Result<ListeningProfile> {
+        (**self).fresh_profile(user).await
+    }
 }
 
 #[deny(clippy::missing_trait_methods)]
@@ -50,5 +59,8 @@ impl<T: MusicSource + ?Sized> MusicSource for Box<T> {
     }
     async fn profile(&self, user: UserId) -> Result<ListeningProfile> {
         (**self).profile(user).await
+    }
+    async fn fresh_profile(&self, user: UserId) -> Result<ListeningProfile> {
+        (**self).fresh_profile(user).await
     }
 }

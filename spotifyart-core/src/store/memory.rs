@@ -19,6 +19,9 @@ struct State {
     users: HashMap<UserId, User>,
     accounts: HashMap<(String, String), Account>,
     tokens: HashMap<(UserId, String), OAuthTokens>,
+    /// Refresh leases by token row: holder and expiry.
+    refresh_leases: HashMap<(UserId, String), (String, DateTime<Utc>)>,
+    sign_ins: HashMap<TokenHash, PendingSignIn>,
     sessions: HashMap<TokenHash, (Session, bool)>,
     moods: Vec<MoodSnapshot>,
     invites: HashMap<TokenHash, Invite>,
@@ -135,11 +138,14 @@ impl TokenStore for InMemoryStore {
             .tokens
             .get(&(user, provider.to_string()))
             .cloned()
-            .ok_or_else(|| Error::not_found(format!("{provider} tokens of user {user}")))
+            .ok_or_else(|| Error::not_found(format!("{provider} tokens")))
     }
 
     async fn delete_tokens(&self, user: UserId, provider: &str) -> Result<()> {
-        self.lock().tokens.remove(&(user, provider.to_string()));
+        let mut s = self.lock();
+        let key = (user, provider.to_string());
+        s.tokens.remove(&key);
+        s.refresh_leases.remove(&key);
         Ok(())
     }
     async fn token_users(&self, provider: &str) -> Result<Vec<UserId>> {
@@ -153,6 +159,72 @@ impl TokenStore for InMemoryStore {
         // UUIDv7 ids sort by creation time.
         users.sort();
         Ok(users)
+    }
+
+    async fn lease_token_refresh(
+        &self,
+        user: UserId,
+        provider: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> Result<bool> {
+        let mut s = self.lock();
+        let key = (user, provider.to_string());
+        if !s.tokens.contains_key(&key) {
+            return Err(Error::not_found(format!("{provider} tokens")));
+        }
+        let free = match s.refresh_leases.get(&key) {
+            Some((owner, until)) => owner == holder || *until <= now,
+            None => true,
+        };
+        if free {
+            s.refresh_leases
+                .insert(key, (holder.to_string(), now + chrono_dur(lease_for)));
+        }
+        Ok(free)
+    }
+
+    async fn release_token_refresh(
+        &self,
+        user: UserId,
+        provider: &str,
+        holder: &str,
+    ) -> Result<()> {
+        let mut s = self.lock();
+        let key = (user, provider.to_string());
+        if s.refresh_leases.get(&key).is_some_and(|(o, _)| o == holder) {
+            s.refresh_leases.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SignInStore for InMemoryStore {
+    async fn create_sign_in(&self, pending: &PendingSignIn, now: DateTime<Utc>) -> Result<()> {
+        let mut s = self.lock();
+        s.sign_ins.retain(|_, p| p.expires_at > now);
+        if s.sign_ins.contains_key(&pending.state_hash) {
+            return Err(Error::AlreadyExists {
+                what: "sign-in".into(),
+            });
+        }
+        s.sign_ins
+            .insert(pending.state_hash.clone(), pending.clone());
+        Ok(())
+    }
+
+    async fn take_sign_in(
+        &self,
+        state_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<PendingSignIn> {
+        self.lock()
+            .sign_ins
+            .remove(state_hash)
+            .filter(|p| p.expires_at > now)
+            .ok_or_else(|| Error::not_found("sign-in in progress"))
     }
 }
 
@@ -605,6 +677,15 @@ impl JobQueue for InMemoryStore {
             self.jobs_added.notify_waiters();
         }
         Ok(job)
+    }
+
+    async fn job_by_key(&self, key: &ContentKey) -> Result<Option<Job>> {
+        Ok(self
+            .lock()
+            .jobs
+            .values()
+            .find(|j| &j.content_key == key && j.state != JobState::Failed)
+            .cloned())
     }
 
     async fn job(&self, id: JobId) -> Result<Job> {

@@ -107,6 +107,53 @@ pub trait TokenStore: Send + Sync + Debug + 'static {
     /// Users holding tokens for `provider`, oldest user first (batch jobs
     /// such as the playlist archive run for each of them).
     async fn token_users(&self, provider: &str) -> Result<Vec<UserId>>;
+    /// Takes the right to refresh these tokens until `now + lease_for`:
+    /// `true` when `holder` holds it now (it was free, its last holder's
+    /// lease ran out, or `holder` held it already). Providers rotate refresh
+    /// tokens, so two servers refreshing at once would leave one holding a
+    /// dead token: refreshes are serialised across processes with this.
+    /// `NotFound` when there are no tokens.
+    async fn lease_token_refresh(
+        &self,
+        user: UserId,
+        provider: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> Result<bool>;
+    /// Gives back `holder`'s refresh lease. Idempotent; another holder's
+    /// lease is left alone.
+    async fn release_token_refresh(&self, user: UserId, provider: &str, holder: &str)
+    -> Result<()>;
+}
+
+/// A sign-in in progress: what the OAuth callback needs, kept server-side
+/// under the hash of its `state`, so the browser's cookie carries only
+/// that random value and any server can finish the sign-in, once.
+#[derive(Clone, Debug)]
+pub struct PendingSignIn {
+    /// SHA-256 of the OAuth `state`.
+    pub state_hash: TokenHash,
+    /// The PKCE verifier (encrypted at rest by persistent backends).
+    pub verifier: SecretString,
+    /// The local page to return to.
+    pub next: String,
+    /// When it was started.
+    pub created_at: DateTime<Utc>,
+    /// Unusable after this.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sign-ins in progress.
+#[async_trait]
+pub trait SignInStore: Send + Sync + Debug + 'static {
+    /// Stores a sign-in in progress (and drops expired ones).
+    async fn create_sign_in(&self, pending: &PendingSignIn, now: DateTime<Utc>) -> Result<()>;
+    /// Takes (removes) a sign-in: each is finished at most once, by
+    /// whichever server the callback reaches. `NotFound` when unknown,
+    /// already taken or expired.
+    async fn take_sign_in(&self, state_hash: &TokenHash, now: DateTime<Utc>)
+    -> Result<PendingSignIn>;
 }
 
 /// A session to create: only the token's hash is stored.
@@ -403,6 +450,9 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     ) -> Result<Job>;
     /// A job by id.
     async fn job(&self, id: JobId) -> Result<Job>;
+    /// The live (queued or running) or succeeded job for a content key,
+    /// if any: what [`JobQueue::enqueue`] would return instead of adding.
+    async fn job_by_key(&self, key: &ContentKey) -> Result<Option<Job>>;
     /// Waits until a job may be available or `max_wait` passes. Backends with
     /// notifications wake early; the default just sleeps.
     async fn wait_for_jobs(&self, max_wait: Duration) {
@@ -424,6 +474,7 @@ pub trait StoreHealth: Send + Sync + Debug + 'static {
 pub trait Store:
     UserStore
     + TokenStore
+    + SignInStore
     + SessionStore
     + MoodStore
     + MatchStore
@@ -436,6 +487,7 @@ pub trait Store:
 impl<T> Store for T where
     T: UserStore
         + TokenStore
+        + SignInStore
         + SessionStore
         + MoodStore
         + MatchStore

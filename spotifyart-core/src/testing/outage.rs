@@ -14,7 +14,8 @@ use crate::ids::{ArtworkId, JobId, MatchId, UserId};
 use crate::profile::TimeRange;
 use crate::store::{
     Account, ArtworkStore, Invite, Job, JobQueue, MatchRecord, MatchStore, MoodSnapshot, MoodStore,
-    NewAccount, NewJob, NewSession, OAuthTokens, Session, SessionStore, Store, StoreHealth,
+    NewAccount, NewJob, NewSession, OAuthTokens, PendingSignIn, Session, SessionStore, SignInStore,
+    Store, StoreHealth,
     TokenHash, TokenStore, User, UserStore,
 };
 use crate::{Error, Result};
@@ -78,6 +79,13 @@ delegate!(TokenStore {
     fn tokens(&self, user: UserId, provider: &str) -> Result<OAuthTokens>;
     fn delete_tokens(&self, user: UserId, provider: &str) -> Result<()>;
     fn token_users(&self, provider: &str) -> Result<Vec<UserId>>;
+    fn lease_token_refresh(&self, user: UserId, provider: &str, holder: &str, now: DateTime<Utc>, lease_for: Duration) -> Result<bool>;
+    fn release_token_refresh(&self, user: UserId, provider: &str, holder: &str) -> Result<()>;
+});
+
+delegate!(SignInStore {
+    fn create_sign_in(&self, pending: &PendingSignIn, now: DateTime<Utc>) -> Result<()>;
+    fn take_sign_in(&self, state_hash: &TokenHash, now: DateTime<Utc>) -> Result<PendingSignIn>;
 });
 
 delegate!(SessionStore {
@@ -113,6 +121,10 @@ delegate!(ArtworkStore {
 
 #[async_trait]
 impl<S: Store> JobQueue for OutageStore<S> {
+    async fn job_by_key(&self, key: &ContentKey) -> Result<Option<Job>> {
+        self.check()?;
+        self.inner.job_by_key(key).await
+    }
     async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> Result<Job> {
         self.check()?;
         self.inner.enqueue(job, now).await

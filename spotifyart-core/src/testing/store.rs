@@ -52,6 +52,8 @@ macro_rules! store_conformance_tests {
             conformance_test!(users_and_accounts, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::users(&*s).await });
             conformance_test!(user_text_round_trips, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::user_text_round_trips(&*s).await });
             conformance_test!(tokens, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::tokens(&*s).await });
+            conformance_test!(token_refresh_lease, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::token_refresh_lease(&*s).await });
+            conformance_test!(sign_ins, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::sign_ins(&*s).await });
             conformance_test!(sessions, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::sessions(&*s).await });
             conformance_test!(moods, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::moods(&*s).await });
             conformance_test!(invites_and_matches, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::invites_and_matches(&*s).await });
@@ -247,6 +249,126 @@ pub async fn tokens(store: &dyn Store) {
         "not_found",
         "tokens for an unknown user",
     );
+}
+
+/// The per-user refresh lease: one holder at a time, taken over when it
+/// runs out, given back only by its holder, gone with the tokens.
+pub async fn token_refresh_lease(store: &dyn Store) {
+    let user = new_user(store).await;
+    let lease = Duration::from_secs(30);
+    assert_kind(
+        store
+            .lease_token_refresh(user.id, "spotify", "a", t0(), lease)
+            .await,
+        "not_found",
+        "a lease on missing tokens",
+    );
+    let tokens = OAuthTokens {
+        access_token: SecretString::from("access".to_string()),
+        refresh_token: Some(SecretString::from("refresh".to_string())),
+        expires_at: t(3600),
+        scopes: vec![],
+    };
+    store.put_tokens(user.id, "spotify", &tokens).await.unwrap();
+    let take = |holder: &'static str, at: i64| {
+        store.lease_token_refresh(user.id, "spotify", holder, t(at), lease)
+    };
+    assert!(take("a", 0).await.unwrap(), "a free lease is taken");
+    assert!(!take("b", 1).await.unwrap(), "a held lease is refused");
+    assert!(take("a", 2).await.unwrap(), "its holder may renew it");
+    assert!(!take("b", 31).await.unwrap(), "renewed at 2, it runs to 32");
+    // Refreshed tokens do not end the lease; only its holder does.
+    store.put_tokens(user.id, "spotify", &tokens).await.unwrap();
+    assert!(!take("b", 3).await.unwrap(), "put_tokens keeps the lease");
+    store
+        .release_token_refresh(user.id, "spotify", "b")
+        .await
+        .unwrap();
+    assert!(!take("b", 4).await.unwrap(), "another's release is ignored");
+    store
+        .release_token_refresh(user.id, "spotify", "a")
+        .await
+        .unwrap();
+    store
+        .release_token_refresh(user.id, "spotify", "a")
+        .await
+        .unwrap();
+    assert!(take("b", 5).await.unwrap(), "a released lease is free");
+    assert!(take("c", 36).await.unwrap(), "an expired lease is taken over");
+    // Another user's and another provider's leases are separate.
+    let other = new_user(store).await;
+    store.put_tokens(other.id, "spotify", &tokens).await.unwrap();
+    assert!(
+        store
+            .lease_token_refresh(other.id, "spotify", "b", t(37), lease)
+            .await
+            .unwrap()
+    );
+    store.delete_tokens(user.id, "spotify").await.unwrap();
+    store.put_tokens(user.id, "spotify", &tokens).await.unwrap();
+    assert!(take("d", 38).await.unwrap(), "new tokens start unleased");
+}
+
+/// Sign-ins in progress: taken once, by hash, until they expire.
+pub async fn sign_ins(store: &dyn Store) {
+    let pending = |state: &str, next: &str, expires: i64| PendingSignIn {
+        state_hash: OpaqueToken::from_client(state).hash(),
+        verifier: SecretString::from(format!("verifier of {state} 'q' 🎧")),
+        next: next.to_string(),
+        created_at: t0(),
+        expires_at: t(expires),
+    };
+    store
+        .create_sign_in(&pending("s1", "/match/abc?x=1", 600), t0())
+        .await
+        .unwrap();
+    store
+        .create_sign_in(&pending("s2", "/discover", 600), t0())
+        .await
+        .unwrap();
+    assert_kind(
+        store
+            .create_sign_in(&pending("s1", "/discover", 600), t0())
+            .await,
+        "already_exists",
+        "a state is unique",
+    );
+    let hash = OpaqueToken::from_client("s1").hash();
+    let got = store.take_sign_in(&hash, t(10)).await.unwrap();
+    assert_eq!(got.verifier.expose_secret(), "verifier of s1 'q' 🎧");
+    assert_eq!(got.next, "/match/abc?x=1");
+    assert_eq!(got.expires_at, t(600));
+    assert_kind(
+        store.take_sign_in(&hash, t(11)).await,
+        "not_found",
+        "a sign-in is finished once",
+    );
+    assert_kind(
+        store
+            .take_sign_in(&OpaqueToken::from_client("never").hash(), t(11))
+            .await,
+        "not_found",
+        "unknown state",
+    );
+    let s2 = OpaqueToken::from_client("s2").hash();
+    assert_kind(
+        store.take_sign_in(&s2, t(600)).await,
+        "not_found",
+        "an expired sign-in",
+    );
+    // Expired ones are dropped when new ones arrive (bounded storage);
+    // the expired one stays unusable either way.
+    store
+        .create_sign_in(&pending("s3", "/", 1300), t(700))
+        .await
+        .unwrap();
+    assert_kind(
+        store.take_sign_in(&s2, t(10)).await,
+        "not_found",
+        "dropped after expiry",
+    );
+    let s3 = OpaqueToken::from_client("s3").hash();
+    assert_eq!(store.take_sign_in(&s3, t(701)).await.unwrap().next, "/");
 }
 
 /// Sessions: idle and absolute expiry, touch, rotation, revocation.
@@ -668,7 +790,16 @@ pub async fn job_lifecycle(store: &dyn Store) {
     let owner = new_user(store).await;
     let mut spec = new_job("k1", 3);
     spec.owner = Some(owner.id);
+    assert!(
+        store.job_by_key(&spec.content_key).await.unwrap().is_none(),
+        "nothing queued yet"
+    );
     let j = store.enqueue(&spec, t0()).await.unwrap();
+    assert_eq!(
+        store.job_by_key(&spec.content_key).await.unwrap().map(|j| j.id),
+        Some(j.id),
+        "the queued job, by its key"
+    );
     assert_eq!(
         (j.state, j.attempts, j.max_attempts),
         (JobState::Queued, 0, 3)
@@ -816,6 +947,14 @@ pub async fn job_retries(store: &dyn Store) {
     assert!(store.lease("w2", t(800), LEASE).await.unwrap().is_none());
     let gone = store.job(once.id).await.unwrap();
     assert_eq!(gone.state, JobState::Failed);
+    assert!(
+        store
+            .job_by_key(&new_job("once", 1).content_key)
+            .await
+            .unwrap()
+            .is_none(),
+        "a failed job is not the key's job"
+    );
     assert!(
         gone.last_error
             .as_deref()

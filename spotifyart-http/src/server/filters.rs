@@ -58,6 +58,7 @@ fn auth_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(with(state))
         .and(warp::query::<HashMap<String, String>>())
         .and(warp::cookie::optional::<String>(session::OAUTH_COOKIE))
+        .and(warp::cookie::optional::<String>(session::SESSION_COOKIE))
         .and_then(handlers::callback);
     let refresh = warp::path!("refresh")
         .and(signed_in_post(state))
@@ -93,6 +94,10 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(signed_in_get(state))
         .and(strict_query::<super::models::MoodQuery>())
         .and_then(handlers::mood);
+    let refresh_mood = warp::path!("music" / "mood" / "refresh")
+        .and(signed_in_post(state))
+        .and(json_body::<super::models::MoodRefresh>(true))
+        .and_then(handlers::refresh_mood);
     let create_invite = warp::path!("matches")
         .and(signed_in_post(state))
         .and_then(handlers::create_invite);
@@ -138,6 +143,8 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .boxed();
     let writes = create_invite
+        .or(refresh_mood)
+        .unify()
         .or(accept)
         .unify()
         .or(create_art)
@@ -194,8 +201,11 @@ pub fn client_ip(
     state: &AppState,
 ) -> impl Filter<Extract = (IpAddr,), Error = std::convert::Infallible> + Clone + use<> {
     let trust = state.config().trust_proxy;
-    warp::addr::remote()
-        .and(header_text("x-forwarded-for"))
+    // The socket peer: from our listener, or from warp's own (tests).
+    let peer = warp::ext::optional::<super::Peer>()
+        .and(warp::addr::remote())
+        .map(|ours: Option<super::Peer>, warps: Option<SocketAddr>| ours.map(|p| p.0).or(warps));
+    peer.and(header_text("x-forwarded-for"))
         .map(move |peer: Option<SocketAddr>, forwarded: Option<String>| {
             let from_proxy = trust
                 .then(|| forwarded?.rsplit(',').next()?.trim().parse::<IpAddr>().ok())
@@ -212,7 +222,7 @@ fn api_limit(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> +
     client_ip(&state)
         .and_then(move |ip| {
             let state = state.clone();
-            async move { state.limits().api(ip).map_err(reject) }
+            async move { state.limits().api(ip).await.map_err(reject) }
         })
         .untuple_one()
 }

@@ -12,9 +12,9 @@ use std::str::FromStr;
 use bytes::Bytes;
 use serde::Serialize;
 use spotifyart_core::engine::{subject_one, subject_pair};
-use spotifyart_core::store::{Invite, Job, OpaqueToken};
+use spotifyart_core::store::{Invite, Job, OpaqueToken, PendingSignIn};
 use spotifyart_core::{
-    ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Mood, Subject, TimeRange,
+    ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Subject, TimeRange,
     UserId,
 };
 use spotifyart_spotify::{LISTENING_SCOPES, sign_in};
@@ -125,7 +125,7 @@ pub async fn openapi() -> Res {
     params(("next" = Option<String>, Query, description = "local page to return to")),
     responses((status = 303, description = "to Spotify"), (status = 429, body = super::error::ErrorBody)))]
 pub async fn login(state: AppState, ip: IpAddr, query: HashMap<String, String>) -> Res {
-    state.limits().login(ip).map_err(reject)?;
+    state.limits().login(ip).await.map_err(reject)?;
     let auth = state.auth().ok_or_else(|| {
         reject(Error::NotSupported {
             message: "Spotify sign-in is not configured on this server (SPOTIFY_CLIENT_ID)".into(),
@@ -133,29 +133,40 @@ pub async fn login(state: AppState, ip: IpAddr, query: HashMap<String, String>) 
     })?;
     let request = auth.authorize(LISTENING_SCOPES);
     use secrecy::ExposeSecret;
-    let next = session::local_path(query.get("next").map_or("/discover", String::as_str));
-    let cookie = session::oauth_cookie(
-        state.config(),
-        request.state.expose_secret(),
-        request.pkce_verifier.expose_secret(),
-        &next,
-    );
+    let now = state.engine().now();
+    let pending = PendingSignIn {
+        state_hash: OpaqueToken::from_client(request.state.expose_secret()).hash(),
+        verifier: request.pkce_verifier.clone(),
+        next: session::local_path(query.get("next").map_or("/discover", String::as_str)),
+        created_at: now,
+        expires_at: now + session::chrono_dur(session::OAUTH_TTL),
+    };
+    state
+        .engine()
+        .store()
+        .create_sign_in(&pending, now)
+        .await
+        .map_err(reject)?;
+    let cookie = session::oauth_cookie(state.config(), request.state.expose_secret());
     Ok(redirect(request.url.as_str(), &[cookie]))
 }
 
-/// Spotify's redirect back. Checks `state` against this browser's cookie
-/// (once: a replay is refused), exchanges the code with the PKCE
-/// verifier, stores the tokens encrypted and signs the browser in. Every
-/// failure goes back to the sign-in page with an error code and nothing
-/// stored.
+/// Spotify's redirect back. Checks `state` against this browser's cookie,
+/// takes the sign-in it names from the store (once, whichever server the
+/// callback reaches: a replay is refused), exchanges the code with the PKCE
+/// verifier, stores the tokens encrypted and signs the browser in, ending
+/// any session the browser had. Every failure goes back to the sign-in
+/// page with an error code and nothing stored.
 #[utoipa::path(get, path = "/auth/spotify/callback", responses(
     (status = 303, description = "to the page the sign-in started from, or to /?error=CODE")))]
 pub async fn callback(
     state: AppState,
     query: HashMap<String, String>,
     cookie: Option<String>,
+    previous: Option<String>,
 ) -> Res {
     let config = state.config();
+    let store = state.engine().store();
     let clear = session::clear_oauth_cookie(config);
     let fail = |code: &str| {
         Ok(redirect(
@@ -163,22 +174,30 @@ pub async fn callback(
             std::slice::from_ref(&clear),
         ))
     };
-    let Some(pending) = cookie
-        .as_deref()
-        .and_then(|c| session::parse_oauth_cookie(c).ok())
-    else {
+    let Some(started) = cookie.as_deref().and_then(session::oauth_state) else {
         tracing::warn!("sign-in callback without this browser's sign-in cookie");
         return fail("signin_expired");
     };
     let returned = query.get("state").map(String::as_str).unwrap_or("");
-    if !session::same_secret(&pending.state, returned) {
+    if !session::same_secret(started, returned) {
         tracing::warn!("sign-in callback with a state that is not this browser's");
         return fail("state_mismatch");
     }
-    if !state.use_state(&pending.state, session::OAUTH_TTL) {
-        tracing::warn!("sign-in callback replayed");
-        return fail("state_reused");
-    }
+    let now = state.engine().now();
+    let pending = match store
+        .take_sign_in(&OpaqueToken::from_client(started).hash(), now)
+        .await
+    {
+        Ok(p) => p,
+        Err(Error::NotFound { .. }) => {
+            tracing::warn!("sign-in callback replayed (or its sign-in expired)");
+            return fail("state_reused");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in callback: the store failed");
+            return fail("unavailable");
+        }
+    };
     if let Some(error) = query.get("error") {
         let code = if error == "access_denied" {
             "access_denied"
@@ -193,11 +212,14 @@ pub async fn callback(
     let Some(auth) = state.auth() else {
         return fail("not_configured");
     };
-    let verifier = secrecy::SecretString::from(pending.verifier.clone());
     let signed_in = async {
-        let store = state.engine().store();
-        let now = state.engine().now();
-        let user = sign_in(auth, store, code, &verifier, now).await?.user;
+        let user = sign_in(auth, store, code, &pending.verifier, now).await?.user;
+        // Whoever was signed in in this browser before is signed out.
+        if let Some(old) = previous.filter(|t| !t.is_empty()) {
+            store
+                .revoke_session(&OpaqueToken::from_client(&old).hash())
+                .await?;
+        }
         let (token, new) = session::new_session(config, user.id, now);
         store.create_session(&new).await?;
         tracing::info!(user = %user.id, "signed in");
@@ -226,7 +248,7 @@ pub async fn callback(
 #[utoipa::path(post, path = "/auth/refresh", responses(
     (status = 204, description = "new cookies set"), (status = 401, body = super::error::ErrorBody)))]
 pub async fn refresh(state: AppState, authed: Authed) -> Res {
-    state.limits().refresh(authed.user).map_err(reject)?;
+    state.limits().refresh(authed.user).await.map_err(reject)?;
     let config = state.config();
     let now = state.engine().now();
     let (token, mut new) = session::new_session(config, authed.user, now);
@@ -278,57 +300,49 @@ pub async fn me(state: AppState, authed: Authed) -> Res {
     ))
 }
 
-/// The user's mood: stored if computed within the last hour, else from
-/// their Spotify listening now.
-async fn current_mood(
-    state: &AppState,
-    user: UserId,
-    range: Option<TimeRange>,
-    refresh: bool,
-) -> Result<(Mood, chrono::DateTime<chrono::Utc>), Error> {
-    let engine = state.engine();
-    let now = engine.now();
-    if !refresh
-        && let Some(s) = engine.store().latest_mood(user, range).await?
-        && now - s.computed_at < session::chrono_dur(state.config().mood_max_age)
-    {
-        return Ok((s.mood, s.computed_at));
-    }
-    match engine.mood(user, range).await {
-        Ok(mood) => Ok((mood, now)),
-        Err(e @ Error::Revoked { .. }) => {
-            // Spotify access is gone: end every session of this user, so
-            // the page asks them to sign in again.
-            let ended = engine.store().revoke_sessions(user, now).await.unwrap_or(0);
-            tracing::info!(%user, ended, "spotify access revoked; sessions ended");
-            Err(e)
-        }
-        Err(e) => Err(e),
-    }
+fn time_range(raw: Option<&str>) -> Result<Option<TimeRange>, Rejection> {
+    raw.map(TimeRange::from_str).transpose().map_err(reject)
 }
 
-/// The signed-in user's mood.
+/// The signed-in user's mood: the stored one when computed within the
+/// hour, else from their Spotify listening now.
 #[utoipa::path(get, path = "/api/v1/music/mood", params(MoodQuery), responses(
     (status = 200, body = MoodResponse), (status = 401, body = super::error::ErrorBody),
     (status = 502, body = super::error::ErrorBody)))]
 pub async fn mood(state: AppState, authed: Authed, query: MoodQuery) -> Res {
-    let range = query
-        .time_range
-        .as_deref()
-        .map(TimeRange::from_str)
-        .transpose()
-        .map_err(reject)?;
-    let (mood, computed_at) = current_mood(&state, authed.user, range, query.refresh)
+    if query.refresh {
+        // A GET changes nothing (a cross-site link can make one).
+        return Err(reject(Error::invalid(
+            "refresh with POST /api/v1/music/mood/refresh",
+        )));
+    }
+    let range = time_range(query.time_range.as_deref())?;
+    let snapshot = state
+        .engine()
+        .current_mood(authed.user, range, state.config().mood_max_age)
         .await
         .map_err(reject)?;
-    Ok(json(
-        StatusCode::OK,
-        &MoodResponse {
-            mood,
-            time_range: range.map(|r| r.to_string()),
-            computed_at,
-        },
-    ))
+    Ok(json(StatusCode::OK, &MoodResponse::from(snapshot)))
+}
+
+/// Reads the user's listening from Spotify now and recomputes their mood
+/// (stored only when it changed).
+#[utoipa::path(post, path = "/api/v1/music/mood/refresh", request_body = MoodRefresh, responses(
+    (status = 200, body = MoodResponse), (status = 401, body = super::error::ErrorBody),
+    (status = 429, body = super::error::ErrorBody), (status = 502, body = super::error::ErrorBody)))]
+pub async fn refresh_mood(state: AppState, authed: Authed, body: MoodRefresh) -> Res {
+    let range = time_range(body.time_range.as_deref())?;
+    state
+        .limits()
+        .mood_refresh(authed.user)
+        .await
+        .map_err(reject)?;
+    let snapshot = state
+        .engine()
+        .refresh_mood(authed.user, range)
+        .await
+        .map_err(reject)?;
+    Ok(json(StatusCode::OK, &MoodResponse::from(snapshot)))
 }
 
 /// Creates an invite to match.
@@ -367,32 +381,9 @@ pub async fn create_invite(state: AppState, authed: Authed) -> Res {
     responses((status = 201, body = MatchView), (status = 404, body = super::error::ErrorBody),
     (status = 409, body = super::error::ErrorBody)))]
 pub async fn accept_invite(invite: String, state: AppState, authed: Authed) -> Res {
-    let engine = state.engine();
-    let store = engine.store();
-    let hash = OpaqueToken::from_client(&invite).hash();
-    let found = store.invite(&hash).await.map_err(|e| match e {
-        Error::NotFound { .. } => reject(Error::not_found("invite")),
-        other => reject(other),
-    })?;
-    let now = engine.now();
-    // The cheap checks first: no Spotify calls for a dead invite.
-    if found.inviter == authed.user {
-        return Err(reject(Error::invalid("you cannot accept your own invite")));
-    }
-    if found.accepted_by.is_some() {
-        return Err(reject(Error::conflict("this invite has already been used")));
-    }
-    if now >= found.expires_at {
-        return Err(reject(Error::conflict(
-            "this invite has expired; ask for a new one",
-        )));
-    }
-    let record = engine
-        .compute_match(found.inviter, authed.user)
-        .await
-        .map_err(reject)?;
-    store
-        .accept_invite(&hash, &record, engine.now())
+    let record = state
+        .engine()
+        .accept_invite(&OpaqueToken::from_client(&invite).hash(), authed.user)
         .await
         .map_err(reject)?;
     Ok(json(StatusCode::CREATED, &MatchView::from(&record)))
@@ -461,9 +452,11 @@ pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
             subject_pair(&record.result, Some(record.id), record.users.to_vec())
         }
         None => {
-            let (mood, _) = current_mood(&state, authed.user, None, false)
+            let mood = engine
+                .current_mood(authed.user, None, config.mood_max_age)
                 .await
-                .map_err(reject)?;
+                .map_err(reject)?
+                .mood;
             subject_one(Some(authed.user), mood)
         }
     };
@@ -477,26 +470,19 @@ pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
         style: body.style,
     };
     let art = engine.prepare(subject, &params).map_err(reject)?;
-    if let Some(meta) = engine
-        .store()
-        .artwork_by_key(&art.key)
-        .await
-        .map_err(reject)?
-    {
-        state.metrics().art("cached");
-        return Ok(json(
-            StatusCode::OK,
-            &ArtReady {
-                artwork: ArtworkView::from(&meta),
-            },
-        ));
-    }
-    state.limits().art(authed.user).map_err(reject)?;
-    match engine
-        .request_art(&art, Some(authed.user))
-        .await
-        .map_err(reject)?
-    {
+    // Asking again for a picture painted or queued before is free; only a
+    // new painting counts against the allowance.
+    let ticket = match engine.existing_art(&art).await.map_err(reject)? {
+        Some(ticket) => ticket,
+        None => {
+            state.limits().art(authed.user).await.map_err(reject)?;
+            engine
+                .request_art(&art, Some(authed.user))
+                .await
+                .map_err(reject)?
+        }
+    };
+    match ticket {
         ArtTicket::Ready(meta) => {
             state.metrics().art("cached");
             Ok(json(

@@ -12,21 +12,23 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use warp::http::Method;
 
+// Every label value is one of a fixed set (`&'static str`), so no client
+// can add series: methods, routes and outcomes are named by us.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    outcome: String,
+    outcome: &'static str,
 }
 
 type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -38,6 +40,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Latency,
     art: Family<OutcomeLabels, Counter>,
+    rate_limit_fallbacks: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -73,37 +76,47 @@ impl Metrics {
             "Art requests: cached (already painted) or queued",
             art.clone(),
         );
+        let rate_limit_fallbacks = Counter::default();
+        registry.register(
+            "rate_limit_fallbacks",
+            "Rate-limit checks the shared limiter (Redis) could not answer, counted by this process",
+            rate_limit_fallbacks.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
             latency,
             art,
+            rate_limit_fallbacks,
         }
     }
 
-    /// Records one request.
-    pub fn observe(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+    /// Records one request (`method` from [`method_label`], `route` from
+    /// [`route_label`]).
+    pub fn observe(&self, method: &'static str, route: &'static str, status: u16, elapsed: Duration) {
+        // Statuses come from our own responses; clamp anyway so the label
+        // set stays bounded whatever a handler does.
+        let status = if (100..600).contains(&status) { status } else { 0 };
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.as_str().to_string(),
-                route: route.to_string(),
+                method,
+                route,
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
     }
 
     /// Records an art request's outcome.
-    pub fn art(&self, outcome: &str) {
-        self.art
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
-            })
-            .inc();
+    pub fn art(&self, outcome: &'static str) {
+        self.art.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// The counter of rate-limit checks that fell back to this process.
+    pub fn rate_limit_fallbacks(&self) -> Counter {
+        self.rate_limit_fallbacks.clone()
     }
 
     /// The text exposition.
@@ -113,6 +126,23 @@ impl Metrics {
             tracing::error!(error = %e, "cannot encode metrics");
         }
         out
+    }
+}
+
+/// The request method as a label: the standard methods by name, anything
+/// else (HTTP allows any token, up to the header size) as `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 
@@ -155,7 +185,6 @@ mod tests {
 
     #[test]
     fn routes_are_labelled_by_template() {
-        let get = Method::GET;
         assert_eq!(route_label("/"), "/");
         assert_eq!(route_label("/api/v1/art/0193.png"), "/api/v1/art/{id}.png");
         assert_eq!(
@@ -164,7 +193,7 @@ mod tests {
         );
         assert_eq!(route_label("/wp-admin/x.php"), "other");
         let m = Metrics::new();
-        m.observe(&get, "/healthz", 200, Duration::from_millis(3));
+        m.observe("GET", "/healthz", 200, Duration::from_millis(3));
         m.art("cached");
         let text = m.render();
         assert!(
@@ -174,5 +203,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("spotifyart_art_requests_total{outcome=\"cached\"} 1"));
+    }
+
+    #[test]
+    fn methods_are_labelled_from_a_fixed_set() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        let made_up = Method::from_bytes("X".repeat(8000).as_bytes()).unwrap();
+        assert_eq!(method_label(&made_up), "other");
+        assert_eq!(method_label(&Method::from_bytes(b"get").unwrap()), "other");
     }
 }

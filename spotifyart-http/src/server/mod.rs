@@ -16,18 +16,19 @@ pub mod openapi;
 
 mod art;
 mod limits;
+mod listen;
 mod metrics;
 mod pages;
 mod session;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use spotifyart_core::limit::RateLimiter;
 use spotifyart_core::{CancelToken, Engine};
 use spotifyart_spotify::SpotifyAuth;
 use url::Url;
@@ -36,6 +37,7 @@ use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 pub use limits::Limits;
+pub use listen::{Peer, serve_on};
 pub use metrics::Metrics;
 
 /// How the service behaves; see `spotifyart serve --help`.
@@ -60,6 +62,34 @@ pub struct ServerConfig {
     pub models: Vec<String>,
     /// A stored mood younger than this is served without asking Spotify.
     pub mood_max_age: Duration,
+    /// Rate limits shared by every replica (Redis); `None` counts in this
+    /// process.
+    pub shared_limits: Option<Arc<dyn RateLimiter>>,
+    /// How the connections are served.
+    pub connections: ConnectionLimits,
+}
+
+/// Bounds on client connections: each protects the server from clients
+/// that hold connections without using them (docs/deploy.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this of the connection
+    /// opening or the previous response (slow-header clients).
+    pub header_timeout: Duration,
+    /// A kept-alive connection idle this long after a response is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -75,6 +105,8 @@ impl ServerConfig {
             default_model: default_model.to_string(),
             models: vec![default_model.to_string()],
             mood_max_age: Duration::from_secs(3600),
+            shared_limits: None,
+            connections: ConnectionLimits::default(),
         }
     }
 
@@ -108,9 +140,6 @@ struct Inner {
     limits: Limits,
     metrics: Metrics,
     art_cache: art::ArtCache,
-    /// OAuth `state`s already used in this process, until they expire:
-    /// a replayed callback is refused even with the cookie still present.
-    used_states: Mutex<HashMap<String, Instant>>,
 }
 
 impl fmt::Debug for AppState {
@@ -127,16 +156,20 @@ impl AppState {
     /// State for `engine` (whose music source reads signed-in users' Spotify
     /// data) and `auth` (the Spotify app; `None` disables sign-in).
     pub fn new(engine: Arc<Engine>, auth: Option<SpotifyAuth>, config: ServerConfig) -> Self {
-        let limits = Limits::new(config.rate_limits);
+        let metrics = Metrics::new();
+        let limits = Limits::new(
+            config.rate_limits,
+            config.shared_limits.clone(),
+            metrics.rate_limit_fallbacks(),
+        );
         Self {
             inner: Arc::new(Inner {
                 engine,
                 auth,
                 config,
                 limits,
-                metrics: Metrics::new(),
+                metrics,
                 art_cache: art::ArtCache::new(64 << 20),
-                used_states: Mutex::default(),
             }),
         }
     }
@@ -167,17 +200,6 @@ impl AppState {
         &self.inner.art_cache
     }
 
-    /// Marks an OAuth state used; false when it already was.
-    pub(crate) fn use_state(&self, state: &str, ttl: Duration) -> bool {
-        let now = Instant::now();
-        let mut used = self
-            .inner
-            .used_states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        used.retain(|_, until| *until > now);
-        used.insert(state.to_string(), now + ttl).is_none()
-    }
 }
 
 /// What [`app`] knows about a request before routing it.
@@ -185,8 +207,9 @@ impl AppState {
 struct RequestStart {
     id: String,
     started: Instant,
-    method: warp::http::Method,
-    path: String,
+    /// From a fixed set ([`metrics::method_label`]): clients choose methods.
+    method: &'static str,
+    route: &'static str,
 }
 
 /// The whole service: routes, then the one `recover`, wrapped so every
@@ -201,7 +224,7 @@ pub fn app(
         .and(warp::path::full())
         .and(filters::header_text("x-request-id"))
         .map(
-            |method, path: warp::path::FullPath, incoming: Option<String>| RequestStart {
+            |method: warp::http::Method, path: warp::path::FullPath, incoming: Option<String>| RequestStart {
                 id: incoming
                     .filter(|id| {
                         (8..=64).contains(&id.len())
@@ -211,8 +234,8 @@ pub fn app(
                     })
                     .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
                 started: Instant::now(),
-                method,
-                path: path.as_str().to_string(),
+                method: metrics::method_label(&method),
+                route: metrics::route_label(path.as_str()),
             },
         )
         .and(routes)
@@ -222,11 +245,11 @@ pub fn app(
 fn finish(state: &AppState, start: RequestStart, reply: impl warp::Reply) -> Response {
     let mut response = reply.into_response();
     let status = response.status();
-    let route = metrics::route_label(&start.path);
+    let (method, route) = (start.method, start.route);
     let elapsed = start.started.elapsed();
     state
         .metrics()
-        .observe(&start.method, route, status.as_u16(), elapsed);
+        .observe(method, route, status.as_u16(), elapsed);
     let detail = response
         .extensions_mut()
         .remove::<error::Detail>()
@@ -239,12 +262,12 @@ fn finish(state: &AppState, start: RequestStart, reply: impl warp::Reply) -> Res
     let latency_ms = elapsed.as_secs_f64() * 1e3;
     if status.is_server_error() {
         tracing::error!(
-            request_id = %start.id, method = %start.method, route, status = status.as_u16(),
+            request_id = %start.id, method, route, status = status.as_u16(),
             latency_ms, error = detail.as_deref().unwrap_or(""), "request failed"
         );
     } else {
         tracing::info!(
-            request_id = %start.id, method = %start.method, route, status = status.as_u16(),
+            request_id = %start.id, method, route, status = status.as_u16(),
             latency_ms, "request"
         );
     }
@@ -286,21 +309,6 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     serve_on(state, listener, shutdown).await
-}
-
-/// As [`serve`], on a listener the caller bound (port 0 in tests).
-pub async fn serve_on(
-    state: AppState,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, public_url = %state.config().public_url, "serving");
-    warp::serve(app(state))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
-    Ok(())
 }
 
 /// Starts `n` painting workers on `engine`, each leasing jobs from the

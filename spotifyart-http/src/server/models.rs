@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use spotifyart_core::store::{Job, JobState, MatchRecord};
+use spotifyart_core::store::{Job, JobState, MatchRecord, MoodSnapshot};
 use spotifyart_core::{ArtworkMeta, Mood, Style, Subject};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -32,13 +32,32 @@ pub struct MoodResponse {
     pub computed_at: DateTime<Utc>,
 }
 
+impl From<MoodSnapshot> for MoodResponse {
+    fn from(s: MoodSnapshot) -> Self {
+        Self {
+            mood: s.mood,
+            time_range: s.time_range.map(|r| r.to_string()),
+            computed_at: s.computed_at,
+        }
+    }
+}
+
+/// `POST /api/v1/music/mood/refresh`: which range (all blended when
+/// absent; an empty body is `{}`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoodRefresh {
+    /// `short_term`, `medium_term` or `long_term`.
+    pub time_range: Option<String>,
+}
+
 /// `GET /api/v1/music/mood` query.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MoodQuery {
     /// `short_term`, `medium_term` or `long_term`; all blended when absent.
     pub time_range: Option<String>,
-    /// Recompute from Spotify now rather than serve the stored mood.
+    /// No longer read here: a 400 points at `POST /api/v1/music/mood/refresh`.
     #[serde(default)]
     pub refresh: bool,
 }

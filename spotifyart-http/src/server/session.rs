@@ -6,8 +6,10 @@
 //! - `sa_csrf`: derived from the session token, readable by the page's
 //!   script, which echoes it in `X-CSRF-Token` on every state-changing
 //!   request; a cross-site form cannot read it, so cannot forge that header.
-//! - `sa_oauth`: the sign-in in progress (`state` and PKCE verifier), only
-//!   sent to `/auth/spotify/`, for ten minutes, cleared by the callback.
+//! - `sa_oauth`: the sign-in in progress: its OAuth `state` only (the PKCE
+//!   verifier waits in the store under the state's hash, so the callback
+//!   may reach any server, once), sent only to `/auth/spotify/`, for ten
+//!   minutes, cleared by the callback.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use spotifyart_core::store::{NewSession, OpaqueToken, TokenHash};
-use spotifyart_core::{Error, UserId};
+use spotifyart_core::UserId;
 
 use super::ServerConfig;
 
@@ -117,14 +119,14 @@ pub fn clear_session_cookies(config: &ServerConfig) -> [String; 2] {
     ]
 }
 
-/// The sign-in-in-progress cookie: `state`, PKCE verifier and the local
-/// page to return to, each URL-safe base64 (so no escaping is needed).
-pub fn oauth_cookie(config: &ServerConfig, state: &str, verifier: &str, next: &str) -> String {
-    let next = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(next);
+/// The sign-in-in-progress cookie: only the OAuth `state`, which binds the
+/// sign-in to this browser; the PKCE verifier and the page to return to
+/// wait in the store under the state's hash.
+pub fn oauth_cookie(config: &ServerConfig, state: &str) -> String {
     cookie(
         config,
         OAUTH_COOKIE,
-        &format!("{state}.{verifier}.{next}"),
+        state,
         "/auth/spotify/",
         OAUTH_TTL.as_secs(),
         true,
@@ -137,43 +139,15 @@ pub fn clear_oauth_cookie(config: &ServerConfig) -> String {
     cookie(config, OAUTH_COOKIE, "", "/auth/spotify/", 0, true, "Lax")
 }
 
-/// A sign-in in progress, from its cookie.
-#[derive(Debug, PartialEq, Eq)]
-pub struct PendingSignIn {
-    /// The `state` sent to Spotify.
-    pub state: String,
-    /// The PKCE verifier.
-    pub verifier: String,
-    /// Where to go afterwards (a local path).
-    pub next: String,
-}
-
-/// Reads the sign-in cookie.
-pub fn parse_oauth_cookie(value: &str) -> Result<PendingSignIn, Error> {
-    let bad = || Error::unauthorized("the sign-in cookie is malformed; start again");
-    let mut parts = value.split('.');
-    let (Some(state), Some(verifier), next, None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    if state.is_empty() || verifier.is_empty() {
-        return Err(bad());
-    }
-    let next = next
-        .and_then(|n| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(n)
-                .ok()
-        })
-        .and_then(|n| String::from_utf8(n).ok())
-        .map(|n| local_path(&n))
-        .unwrap_or_else(|| "/discover".to_string());
-    Ok(PendingSignIn {
-        state: state.to_string(),
-        verifier: verifier.to_string(),
-        next,
-    })
+/// The `state` in a sign-in cookie, when it has the shape of one this
+/// server set (16 to 128 URL-safe characters); anything else is treated
+/// as no cookie, without being kept or looked up.
+pub fn oauth_state(cookie: &str) -> Option<&str> {
+    let ok = (16..=128).contains(&cookie.len())
+        && cookie
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(cookie)
 }
 
 /// `next` if it is a path on this site (not `//host` or a URL), else
@@ -234,16 +208,19 @@ mod tests {
         assert!(!c.contains("HttpOnly") && c.contains("SameSite=Strict"));
         let [s, _] = session_cookies(&https, &t);
         assert!(s.ends_with("; Secure"));
-        let c = oauth_cookie(&http, "st", "ver", "/match/xyz");
+        let c = oauth_cookie(&http, "a-state_of-22-chars-ok");
         let value = c.split(';').next().unwrap().split_once('=').unwrap().1;
-        let p = parse_oauth_cookie(value).unwrap();
-        assert_eq!(
-            (p.state.as_str(), p.verifier.as_str(), p.next.as_str()),
-            ("st", "ver", "/match/xyz")
-        );
-        assert!(parse_oauth_cookie("abc").is_err());
-        assert!(parse_oauth_cookie(".def.x").is_err());
-        assert_eq!(parse_oauth_cookie("a.b").unwrap().next, "/discover");
+        assert_eq!(oauth_state(value), Some("a-state_of-22-chars-ok"));
+        assert!(c.contains("Path=/auth/spotify/") && c.contains("HttpOnly"));
+    }
+
+    #[test]
+    fn only_state_shaped_sign_in_cookies_are_read() {
+        assert_eq!(oauth_state("short"), None);
+        assert_eq!(oauth_state(&"a".repeat(129)), None);
+        assert_eq!(oauth_state(&"a".repeat(60_000)), None);
+        assert_eq!(oauth_state("state.with.dots.and.more"), None);
+        assert_eq!(oauth_state("0123456789abcdefXYZ_-"), Some("0123456789abcdefXYZ_-"));
     }
 
     #[test]

@@ -30,6 +30,22 @@ try {
     const ctx = await browser.newContext(desktop);
     const page = await ctx.newPage();
     watch(page);
+    // `?error=` shows fixed texts for known codes only: a link with any
+    // other text in it (phishing) or a prototype name shows the generic one.
+    const shown = async (code) => {
+      await page.goto(base + "/?error=" + encodeURIComponent(code));
+      await page.locator("#notice:not([hidden])").waitFor();
+      return page.locator("#notice").textContent();
+    };
+    for (const evil of ["Your account is locked. Call +1 555 0100", "toString", "__proto__"]) {
+      const text = await shown(evil);
+      if (text !== "Sign-in failed. Please try again.") {
+        throw new Error("?error=" + evil + " showed " + JSON.stringify(text));
+      }
+    }
+    if ((await shown("access_denied")) !== "Spotify sign-in was cancelled.") {
+      throw new Error("a known error code lost its text");
+    }
     await page.goto(base + "/");
     await page.getByRole("link", { name: "Sign in with Spotify" }).waitFor();
     await shot(page, "01-sign-in");

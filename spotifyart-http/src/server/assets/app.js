@@ -16,7 +16,16 @@ const ERRORS = {
   spotify_busy: "Spotify is busy right now. Please try again in a minute.",
   spotify_unavailable: "Spotify could not be reached. Please try again shortly.",
   unavailable: "SpotifyArt is having trouble right now. Please try again shortly.",
+  spotify_error: "Spotify could not complete the sign-in. Please try again.",
+  no_code: "Spotify did not complete the sign-in. Please try again.",
+  not_configured: "Signing in with Spotify is not set up on this server.",
 };
+
+// Only fixed texts reach the page: `?error=` is in the address, and anyone
+// can send someone a link with any text in it.
+function errorText(code) {
+  return Object.hasOwn(ERRORS, code) ? ERRORS[code] : "Sign-in failed. Please try again.";
+}
 
 function cookie(name) {
   const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
@@ -283,7 +292,7 @@ async function main() {
 
   const params = new URLSearchParams(location.search);
   const error = params.get("error");
-  if (error) notice(ERRORS[error] || "Sign-in failed (" + error + ").");
+  if (error) notice(errorText(error));
 
   const path = location.pathname;
   const invite = path.match(/^\/match\/([^/]+)$/);
