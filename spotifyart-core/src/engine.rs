@@ -286,7 +286,11 @@ impl Engine {
 
     /// The user's mood from their listening read now, past every cache
     /// (they asked for it); recorded only when it differs from the last one.
-    pub async fn refresh_mood(&self, user: UserId, range: Option<TimeRange>) -> Result<MoodSnapshot> {
+    pub async fn refresh_mood(
+        &self,
+        user: UserId,
+        range: Option<TimeRange>,
+    ) -> Result<MoodSnapshot> {
         let profile = self.fresh_profile(user).await?;
         let mood = self.run_mood_model(range, profile).await?;
         if let Some(stored) = self.store.latest_mood(user, range).await?
@@ -408,7 +412,9 @@ impl Engine {
             return Err(Error::conflict("this invite has already been used"));
         }
         if self.now() >= found.expires_at {
-            return Err(Error::conflict("this invite has expired; ask for a new one"));
+            return Err(Error::conflict(
+                "this invite has expired; ask for a new one",
+            ));
         }
         let (theirs, yours) = tokio::join!(self.profile(found.inviter), self.profile(accepter));
         let yours = yours?;
@@ -424,7 +430,9 @@ impl Engine {
         let record = self
             .match_record(found.inviter, theirs, accepter, yours)
             .await?;
-        self.store.accept_invite(invite, &record, self.now()).await?;
+        self.store
+            .accept_invite(invite, &record, self.now())
+            .await?;
         Ok(record)
     }
 
@@ -435,7 +443,11 @@ impl Engine {
         if let Some(meta) = self.store.artwork_by_key(&art.key).await? {
             return Ok(Some(ArtTicket::Ready(meta)));
         }
-        Ok(self.store.job_by_key(&art.key).await?.map(ArtTicket::Queued))
+        Ok(self
+            .store
+            .job_by_key(&art.key)
+            .await?
+            .map(ArtTicket::Queued))
     }
 
     /// Fills in defaults, composes the prompt and computes the content key.

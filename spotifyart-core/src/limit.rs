@@ -82,19 +82,13 @@ pub trait RateLimiter: Send + Sync + Debug + 'static {
     /// is allowed after `wait`. Keys name the limit too (`login:ip:…`): one
     /// key, one quota. An error means the limiter itself failed (a shared
     /// server down); callers decide what that allows.
-    async fn check(&self, key: &str, quota: Quota, now: DateTime<Utc>)
-    -> Result<Option<Duration>>;
+    async fn check(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>>;
 }
 
 #[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl<T: RateLimiter + ?Sized> RateLimiter for std::sync::Arc<T> {
-    async fn check(
-        &self,
-        key: &str,
-        quota: Quota,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Duration>> {
+    async fn check(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>> {
         (**self).check(key, quota, now).await
     }
 }
@@ -153,12 +147,7 @@ impl InMemoryLimiter {
 
 #[async_trait]
 impl RateLimiter for InMemoryLimiter {
-    async fn check(
-        &self,
-        key: &str,
-        quota: Quota,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Duration>> {
+    async fn check(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>> {
         Ok(self.check_now(key, quota, now))
     }
 }

@@ -122,12 +122,7 @@ impl RedisLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
-    async fn check(
-        &self,
-        key: &str,
-        quota: Quota,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Duration>> {
+    async fn check(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Result<Option<Duration>> {
         if self.resting() {
             return Err(Error::Storage {
                 message: format!("Redis at {} failed less than a second ago", self.shown),

@@ -43,7 +43,11 @@ async fn a_dead_redis_fails_fast_then_rests() {
     let limiter = RedisLimiter::new(&format!("redis://:s3cret@127.0.0.1:{port}"), "x:").unwrap();
     let started = Instant::now();
     let e = limiter.check("k", Q, Utc::now()).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(e.code(), "storage_failed");
     assert!(!e.to_string().contains("s3cret"), "{e}");
     // Resting: the next check does not even try.
@@ -85,7 +89,10 @@ async fn replicas_share_one_allowance() {
     assert!(a.check("ip", Q, now).await.unwrap().is_none());
     assert!(b.check("ip", Q, now).await.unwrap().is_none());
     assert!(a.check("ip", Q, now).await.unwrap().is_none());
-    assert!(b.check("ip", Q, now).await.unwrap().is_some(), "the 4th, on either, is refused");
+    assert!(
+        b.check("ip", Q, now).await.unwrap().is_some(),
+        "the 4th, on either, is refused"
+    );
 }
 
 fn uuid_like() -> String {

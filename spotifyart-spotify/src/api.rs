@@ -81,11 +81,16 @@ impl StoredTokens {
 impl TokenCache for StoredTokens {
     async fn load(&self) -> Result<OAuthTokens> {
         match self.store.tokens(self.user, SERVICE).await {
-            // Deleted when Spotify refused them: the user must sign in again.
-            // The store's message is not passed on (no ids in answers).
-            Err(Error::NotFound { .. }) => Err(Error::Revoked {
-                provider: SERVICE.into(),
-            }),
+            // A known user without tokens: deleted when Spotify refused them
+            // (or never granted); they must sign in again. The store's
+            // message is not passed on (no ids in answers).
+            Err(Error::NotFound { .. }) => match self.store.user(self.user).await {
+                Ok(_) => Err(Error::Revoked {
+                    provider: SERVICE.into(),
+                }),
+                Err(Error::NotFound { .. }) => Err(Error::not_found("user")),
+                Err(e) => Err(e),
+            },
             other => other,
         }
     }

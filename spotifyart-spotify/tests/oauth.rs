@@ -228,7 +228,10 @@ async fn servers_refreshing_one_user_at_once_share_one_refresh() {
             1,
             "round {round}: one refresh for all servers"
         );
-        assert!(store.tokens(user, "spotify").await.is_ok(), "still signed in");
+        assert!(
+            store.tokens(user, "spotify").await.is_ok(),
+            "still signed in"
+        );
     }
 }
 
@@ -254,8 +257,15 @@ async fn sign_in_stores_the_tokens_it_ends_with() {
     );
     let stored = store.tokens(signed.user.id, "spotify").await.unwrap();
     assert_eq!(
-        stored.refresh_token.as_ref().map(|r| r.expose_secret().to_string()),
-        signed.tokens.refresh_token.as_ref().map(|r| r.expose_secret().to_string()),
+        stored
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose_secret().to_string()),
+        signed
+            .tokens
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose_secret().to_string()),
     );
     // The stored refresh token is the live one: the next refresh works.
     fake.set_token_lifetime(3600);

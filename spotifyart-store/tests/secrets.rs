@@ -121,7 +121,10 @@ async fn database_files_are_readable_by_their_owner_only() {
     };
     let store = open(&config).await;
     let user = new_user(&*store).await;
-    store.put_tokens(user.id, "spotify", &tokens()).await.unwrap();
+    store
+        .put_tokens(user.id, "spotify", &tokens())
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();

@@ -152,8 +152,11 @@ pub trait SignInStore: Send + Sync + Debug + 'static {
     /// Takes (removes) a sign-in: each is finished at most once, by
     /// whichever server the callback reaches. `NotFound` when unknown,
     /// already taken or expired.
-    async fn take_sign_in(&self, state_hash: &TokenHash, now: DateTime<Utc>)
-    -> Result<PendingSignIn>;
+    async fn take_sign_in(
+        &self,
+        state_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<PendingSignIn>;
 }
 
 /// A session to create: only the token's hash is stored.

@@ -15,8 +15,7 @@ use crate::profile::TimeRange;
 use crate::store::{
     Account, ArtworkStore, Invite, Job, JobQueue, MatchRecord, MatchStore, MoodSnapshot, MoodStore,
     NewAccount, NewJob, NewSession, OAuthTokens, PendingSignIn, Session, SessionStore, SignInStore,
-    Store, StoreHealth,
-    TokenHash, TokenStore, User, UserStore,
+    Store, StoreHealth, TokenHash, TokenStore, User, UserStore,
 };
 use crate::{Error, Result};
 

@@ -294,10 +294,16 @@ pub async fn token_refresh_lease(store: &dyn Store) {
         .await
         .unwrap();
     assert!(take("b", 5).await.unwrap(), "a released lease is free");
-    assert!(take("c", 36).await.unwrap(), "an expired lease is taken over");
+    assert!(
+        take("c", 36).await.unwrap(),
+        "an expired lease is taken over"
+    );
     // Another user's and another provider's leases are separate.
     let other = new_user(store).await;
-    store.put_tokens(other.id, "spotify", &tokens).await.unwrap();
+    store
+        .put_tokens(other.id, "spotify", &tokens)
+        .await
+        .unwrap();
     assert!(
         store
             .lease_token_refresh(other.id, "spotify", "b", t(37), lease)
@@ -796,7 +802,11 @@ pub async fn job_lifecycle(store: &dyn Store) {
     );
     let j = store.enqueue(&spec, t0()).await.unwrap();
     assert_eq!(
-        store.job_by_key(&spec.content_key).await.unwrap().map(|j| j.id),
+        store
+            .job_by_key(&spec.content_key)
+            .await
+            .unwrap()
+            .map(|j| j.id),
         Some(j.id),
         "the queued job, by its key"
     );

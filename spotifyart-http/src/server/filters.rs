@@ -205,15 +205,16 @@ pub fn client_ip(
     let peer = warp::ext::optional::<super::Peer>()
         .and(warp::addr::remote())
         .map(|ours: Option<super::Peer>, warps: Option<SocketAddr>| ours.map(|p| p.0).or(warps));
-    peer.and(header_text("x-forwarded-for"))
-        .map(move |peer: Option<SocketAddr>, forwarded: Option<String>| {
+    peer.and(header_text("x-forwarded-for")).map(
+        move |peer: Option<SocketAddr>, forwarded: Option<String>| {
             let from_proxy = trust
                 .then(|| forwarded?.rsplit(',').next()?.trim().parse::<IpAddr>().ok())
                 .flatten();
             from_proxy
                 .or(peer.map(|p| p.ip()))
                 .unwrap_or(IpAddr::from([0, 0, 0, 0]))
-        })
+        },
+    )
 }
 
 /// The per-IP limit on everything under `/api` and `/auth`.

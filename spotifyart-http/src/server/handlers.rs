@@ -14,8 +14,7 @@ use serde::Serialize;
 use spotifyart_core::engine::{subject_one, subject_pair};
 use spotifyart_core::store::{Invite, Job, OpaqueToken, PendingSignIn};
 use spotifyart_core::{
-    ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Subject, TimeRange,
-    UserId,
+    ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Subject, TimeRange, UserId,
 };
 use spotifyart_spotify::{LISTENING_SCOPES, sign_in};
 use utoipa::OpenApi;
@@ -213,7 +212,9 @@ pub async fn callback(
         return fail("not_configured");
     };
     let signed_in = async {
-        let user = sign_in(auth, store, code, &pending.verifier, now).await?.user;
+        let user = sign_in(auth, store, code, &pending.verifier, now)
+            .await?
+            .user;
         // Whoever was signed in in this browser before is signed out.
         if let Some(old) = previous.filter(|t| !t.is_empty()) {
             store

@@ -62,8 +62,12 @@ impl Limits {
 
     /// A session refresh by `user`.
     pub async fn refresh(&self, user: UserId) -> Result<(), Error> {
-        self.check(&format!("refresh:{user}"), SESSION_REFRESH, "session refreshes")
-            .await
+        self.check(
+            &format!("refresh:{user}"),
+            SESSION_REFRESH,
+            "session refreshes",
+        )
+        .await
     }
 
     /// A mood read from Spotify on request by `user`.

@@ -93,10 +93,20 @@ impl Metrics {
 
     /// Records one request (`method` from [`method_label`], `route` from
     /// [`route_label`]).
-    pub fn observe(&self, method: &'static str, route: &'static str, status: u16, elapsed: Duration) {
+    pub fn observe(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         // Statuses come from our own responses; clamp anyway so the label
         // set stays bounded whatever a handler does.
-        let status = if (100..600).contains(&status) { status } else { 0 };
+        let status = if (100..600).contains(&status) {
+            status
+        } else {
+            0
+        };
         self.requests
             .get_or_create(&RequestLabels {
                 method,

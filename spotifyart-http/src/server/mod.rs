@@ -199,7 +199,6 @@ impl AppState {
     pub(crate) fn art_cache(&self) -> &art::ArtCache {
         &self.inner.art_cache
     }
-
 }
 
 /// What [`app`] knows about a request before routing it.
@@ -224,18 +223,20 @@ pub fn app(
         .and(warp::path::full())
         .and(filters::header_text("x-request-id"))
         .map(
-            |method: warp::http::Method, path: warp::path::FullPath, incoming: Option<String>| RequestStart {
-                id: incoming
-                    .filter(|id| {
-                        (8..=64).contains(&id.len())
-                            && id
-                                .bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                    })
-                    .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
-                started: Instant::now(),
-                method: metrics::method_label(&method),
-                route: metrics::route_label(path.as_str()),
+            |method: warp::http::Method, path: warp::path::FullPath, incoming: Option<String>| {
+                RequestStart {
+                    id: incoming
+                        .filter(|id| {
+                            (8..=64).contains(&id.len())
+                                && id
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                        })
+                        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
+                    started: Instant::now(),
+                    method: metrics::method_label(&method),
+                    route: metrics::route_label(path.as_str()),
+                }
             },
         )
         .and(routes)

@@ -16,8 +16,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use spotifyart_core::store::{NewSession, OpaqueToken, TokenHash};
 use spotifyart_core::UserId;
+use spotifyart_core::store::{NewSession, OpaqueToken, TokenHash};
 
 use super::ServerConfig;
 
@@ -220,7 +220,10 @@ mod tests {
         assert_eq!(oauth_state(&"a".repeat(129)), None);
         assert_eq!(oauth_state(&"a".repeat(60_000)), None);
         assert_eq!(oauth_state("state.with.dots.and.more"), None);
-        assert_eq!(oauth_state("0123456789abcdefXYZ_-"), Some("0123456789abcdefXYZ_-"));
+        assert_eq!(
+            oauth_state("0123456789abcdefXYZ_-"),
+            Some("0123456789abcdefXYZ_-")
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod harness;
 pub mod service;
 
 use std::process::Output;
