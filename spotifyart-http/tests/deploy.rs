@@ -361,7 +361,7 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let (status, job) = self.get(status_url).await;
-            assert_eq!(status, 200, "{job}");
+            assert_eq!(status, 200, "{job}\n{}", d.logs());
             match job["state"].as_str().unwrap() {
                 "succeeded" | "failed" => return job,
                 _ => {
@@ -370,7 +370,7 @@ impl Browser {
                         "job did not finish: {job}\n{}",
                         d.logs()
                     );
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
@@ -507,7 +507,8 @@ async fn two_replicas_and_two_workers_behind_nginx() {
     // 4. A worker killed mid-job: the other one paints it, once.
     let painter = Browser::new(&public, [127, 0, 0, 40]);
     painter.sign_in(&fake, "listener.0").await;
-    let ask = json!({ "steps": 50, "width": 256, "height": 256, "seed": 4242 });
+    // The tiny model's longest painting (about 2 s in the test build).
+    let ask = json!({ "steps": 50, "seed": 4242 });
     let (status, queued) = painter.post("/api/v1/ai/art", ask).await;
     assert_eq!(status, 202, "{queued}");
     let job_id = queued["job_id"].as_str().unwrap().to_string();
