@@ -164,7 +164,9 @@ async fn tampered_swapped_or_wrongly_keyed_tokens_are_clear_errors() {
     // B's ciphertext copied onto C's row does not decrypt as C's.
     let c = new_user(&*store).await;
     raw.batch_execute(&format!(
-        "INSERT INTO oauth_tokens SELECT '{}', provider, key_id, access_nonce, access_ciphertext, \
+        "INSERT INTO oauth_tokens (user_id, provider, key_id, access_nonce, access_ciphertext, \
+           refresh_nonce, refresh_ciphertext, expires_at, scopes, updated_at) \
+         SELECT '{}', provider, key_id, access_nonce, access_ciphertext, \
            refresh_nonce, refresh_ciphertext, expires_at, scopes, updated_at \
          FROM oauth_tokens WHERE user_id = '{}'",
         c.id, b.id
