@@ -208,7 +208,7 @@ pub struct ServerArgs {
     #[arg(long, env = "SPOTIFYART_NO_RATE_LIMITS", hide = true)]
     pub no_rate_limits: bool,
     /// Redis shared by every replica for the rate limits
-    /// (redis://[:PASSWORD@]HOST[:PORT][/DB]); without it each process
+    /// (`redis://[:PASSWORD@]HOST[:PORT][/DB]`); without it each process
     /// counts its own.
     #[arg(long, env = "SPOTIFYART_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,

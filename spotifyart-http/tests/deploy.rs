@@ -85,7 +85,6 @@ impl Proc {
 
 struct Deployment {
     dir: tempfile::TempDir,
-    public: String,
     replicas: Vec<(u16, Proc)>,
     workers: Vec<Proc>,
     _nginx: Proc,
@@ -165,7 +164,6 @@ async fn deploy(fake: &FakeSpotify, public_port: u16) -> Deployment {
     .collect();
     let mut d = Deployment {
         dir,
-        public: public.clone(),
         replicas: Vec::new(),
         workers: Vec::new(),
         _nginx: Proc {

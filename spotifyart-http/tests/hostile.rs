@@ -5,7 +5,6 @@
 mod support;
 
 use serde_json::{Value, json};
-use spotifyart_core::Store;
 use spotifyart_core::engine::Clock;
 use spotifyart_core::store::OpaqueToken;
 use support::harness::*;
@@ -76,18 +75,13 @@ async fn a_sign_in_finishes_on_any_replica_once() {
     assert_eq!(location(&resp), "/match/abc");
     b.absorb(&resp);
     assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
-    let mut stale = Browser::default();
-    stale.cookies = vec![(
-        "sa_oauth".into(),
-        callback
-            .split("state=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_string(),
-    )];
+    let state = callback.split("state=").nth(1).unwrap();
+    let stale = Browser {
+        cookies: vec![(
+            "sa_oauth".into(),
+            state.split('&').next().unwrap().to_string(),
+        )],
+    };
     for to in [&other, &h.state] {
         let again = h.send_to(to, stale.request("GET", &callback)).await;
         assert_eq!(location(&again), "/?error=state_reused");

@@ -4,7 +4,6 @@
 
 mod support;
 
-use spotifyart_core::Store;
 use spotifyart_core::engine::Clock;
 use support::harness::*;
 use warp::http::StatusCode;

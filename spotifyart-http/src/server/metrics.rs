@@ -91,8 +91,8 @@ impl Metrics {
         }
     }
 
-    /// Records one request (`method` from [`method_label`], `route` from
-    /// [`route_label`]).
+    /// Records one request (`method` from `method_label`, `route` from
+    /// `route_label`: both from fixed sets).
     pub fn observe(
         &self,
         method: &'static str,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use spotifyart_core::engine::{Clock, JobSettings};
+use spotifyart_core::engine::JobSettings;
 use spotifyart_core::testing::{ManualClock, OutageStore};
 use spotifyart_core::{
     Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore, ModelInfo,
