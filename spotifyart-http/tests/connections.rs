@@ -1,6 +1,7 @@
 //! The `spotifyart serve` process against clients that hold connections
 //! without using them: slow headers (slowloris) with the file limit at 256,
-//! idle keep-alive connections, and plain-text HTTP/2.
+//! idle keep-alive connections, and plain-text HTTP/2; and with its Redis
+//! gone.
 
 mod support;
 
@@ -192,4 +193,61 @@ async fn plain_text_http2_is_not_served() {
     );
     // The server is fine afterwards.
     healthz(port, Duration::from_secs(5)).await.unwrap();
+}
+
+/// Started with a Redis that is not there: the server serves, its limits
+/// count in this process (the 101st API request is still refused), and the
+/// fallback shows in `/metrics` and once in the log, without the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_redis_leaves_the_limits_per_process() {
+    let port = free_port();
+    let dead = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_spotifyart"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--model", "tiny", "--device", "cpu", "--workers", "0"])
+        .env(
+            "SPOTIFYART_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("r.db").display()),
+        )
+        .env("SPOTIFYART_REDIS_URL", format!("redis://:hunter2@127.0.0.1:{dead}"))
+        .env_remove("SPOTIFY_CLIENT_ID")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while healthz(port, Duration::from_secs(1)).await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1/me");
+    for i in 0..100 {
+        let status = client.get(&url).send().await.unwrap().status();
+        assert_eq!(status, 401, "request {i}");
+    }
+    let status = client.get(&url).send().await.unwrap().status();
+    assert_eq!(status, 429, "limited by this process's own counts");
+    let metrics = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fallbacks: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("spotifyart_rate_limit_fallbacks_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(fallbacks >= 101, "{fallbacks} fallbacks counted");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("shared rate limiter failed"), "{text}");
+    assert!(!text.contains("hunter2"), "the Redis password reached the log");
+    let warnings = text.matches("shared rate limiter failed").count();
+    assert!(warnings <= 3, "{warnings} warnings: at most one per 10 s");
 }

@@ -538,6 +538,7 @@ async fn pages_health_metrics_and_openapi() {
     let doc = body(&h.get(&b, "/api/v1/openapi.json").await);
     for path in [
         "/api/v1/music/mood",
+        "/api/v1/music/mood/refresh",
         "/api/v1/matches/{invite}/accept",
         "/api/v1/ai/art",
         "/api/v1/jobs/{id}",

@@ -529,15 +529,7 @@ macro_rules! sql_store {
             }
 
             async fn session(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Session> {
-                let mut conn = self.read_conn().await?;
-                let row: Option<SessionRow> = sessions::table
-                    .find(&hash.0)
-                    .select(SessionRow::as_select())
-                    .first(&mut conn)
-                    .await
-                    .optional()
-                    .map_err(|e| db(e, "session"))?;
-                match row {
+                match self.session_row(&hash.0).await? {
                     Some(r) if r.is_live(micros(now)) => r.into_session(),
                     _ => Err(Error::unauthorized("session expired or revoked")),
                 }

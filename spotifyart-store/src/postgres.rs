@@ -124,6 +124,26 @@ impl PostgresStore {
         .map_err(|e| e.into_error("job"))
     }
 
+    /// A session row by token hash.
+    pub(crate) async fn session_row(
+        &self,
+        hash: &str,
+    ) -> spotifyart_core::Result<Option<crate::rows::SessionRow>> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+
+        use crate::rows::SessionRow;
+        use crate::schema::sessions;
+        let mut conn = self.read_conn().await?;
+        sessions::table
+            .find(hash)
+            .select(SessionRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(|e| error::db(e, "session"))
+    }
+
     async fn jobs_added(&self, conn: &mut Conn) {
         self.jobs_notify.notify_waiters();
         if let Err(e) = conn.batch_execute(&format!("NOTIFY {CHANNEL}")).await {

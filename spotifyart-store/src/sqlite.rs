@@ -37,9 +37,59 @@ pub struct SqliteStore {
     /// moods): in WAL mode readers run beside the writer and each other.
     /// None for `:memory:`, where every connection is its own database.
     readers: Option<Pool<Conn>>,
+    /// Plain connections for the hottest read (a session on every signed-in
+    /// request), run on the calling thread: a primary-key lookup takes
+    /// microseconds, less than handing it to the blocking pool and back.
+    /// None for `:memory:`.
+    inline: Option<InlineReaders>,
     keys: Keyring,
     jobs_notify: Notify,
     location: String,
+}
+
+/// Read-only connections used on the calling thread, a few at a time.
+struct InlineReaders {
+    location: String,
+    idle: std::sync::Mutex<Vec<SqliteConnection>>,
+}
+
+/// Inline readers kept between uses (more are opened under load, then
+/// closed).
+const INLINE_READERS: usize = 8;
+
+impl InlineReaders {
+    /// Runs `read` on an idle connection (opening one if none is idle).
+    /// `None` when no connection could be had or the read failed: the caller
+    /// then takes the pooled path, which reports errors properly. Busy
+    /// waits are capped at 20 ms, so a runtime thread is never held long.
+    fn run<R>(&self, read: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<R>) -> Option<R> {
+        use diesel::Connection as _;
+        use diesel::connection::SimpleConnection as _;
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match idle {
+            Some(c) => c,
+            None => {
+                let mut c = SqliteConnection::establish(&self.location).ok()?;
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 20; PRAGMA query_only = ON; PRAGMA foreign_keys = ON;",
+                )
+                .ok()?;
+                c
+            }
+        };
+        let result = read(&mut conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < INLINE_READERS {
+            idle.push(conn);
+        }
+        match result {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::debug!(error = %e, "inline read failed; using the pool");
+                None
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -76,6 +126,7 @@ impl SqliteStore {
         let mut store = Self {
             pool,
             readers: None,
+            inline: None,
             keys,
             jobs_notify: Notify::new(),
             location,
@@ -87,6 +138,10 @@ impl SqliteStore {
                 "PRAGMA query_only = ON;"
             );
             store.readers = Some(Self::pool(&store.location, READ_ONLY, 4)?);
+            store.inline = Some(InlineReaders {
+                location: store.location.clone(),
+                idle: std::sync::Mutex::new(Vec::new()),
+            });
         }
         Ok(store)
     }
@@ -193,6 +248,35 @@ impl SqliteStore {
             }
             // Another process took it between our read and our update.
         }
+    }
+
+    /// A session row by token hash: inline when it can, else pooled.
+    pub(crate) async fn session_row(
+        &self,
+        hash: &str,
+    ) -> spotifyart_core::Result<Option<crate::rows::SessionRow>> {
+        use diesel::prelude::*;
+        use crate::rows::SessionRow;
+        use crate::schema::sessions;
+        if let Some(inline) = &self.inline
+            && let Some(row) = inline.run(|c| {
+                diesel::RunQueryDsl::first(
+                    sessions::table.find(hash).select(SessionRow::as_select()),
+                    c,
+                )
+                .optional()
+            })
+        {
+            return Ok(row);
+        }
+        let mut conn = self.read_conn().await?;
+        diesel_async::RunQueryDsl::first(
+            sessions::table.find(hash).select(SessionRow::as_select()),
+            &mut conn,
+        )
+        .await
+        .optional()
+        .map_err(|e| error::db(e, "session"))
     }
 
     async fn jobs_added(&self, _conn: &mut Conn) {

@@ -232,7 +232,7 @@ pub fn app(
                                     .bytes()
                                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                         })
-                        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
+                        .unwrap_or_else(request_id),
                     started: Instant::now(),
                     method: metrics::method_label(&method),
                     route: metrics::route_label(path.as_str()),
@@ -241,6 +241,20 @@ pub fn app(
         )
         .and(routes)
         .map(move |start: RequestStart, reply| finish(&state, start, reply))
+}
+
+/// A new request id: a UUIDv7 (time-ordered, so logs sort by it) whose
+/// random part comes from the thread's generator rather than a `getrandom`
+/// system call per request.
+fn request_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random)
+        .into_uuid()
+        .simple()
+        .to_string()
 }
 
 fn finish(state: &AppState, start: RequestStart, reply: impl warp::Reply) -> Response {
