@@ -211,7 +211,10 @@ async fn a_dead_redis_leaves_the_limits_per_process() {
             "SPOTIFYART_DATABASE_URL",
             format!("sqlite://{}", dir.path().join("r.db").display()),
         )
-        .env("SPOTIFYART_REDIS_URL", format!("redis://:hunter2@127.0.0.1:{dead}"))
+        .env(
+            "SPOTIFYART_REDIS_URL",
+            format!("redis://:hunter2@127.0.0.1:{dead}"),
+        )
         .env_remove("SPOTIFY_CLIENT_ID")
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
@@ -223,6 +226,7 @@ async fn a_dead_redis_leaves_the_limits_per_process() {
         assert!(Instant::now() < deadline, "server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    spotifyart_spotify::install_crypto_provider();
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/api/v1/me");
     for i in 0..100 {
@@ -247,7 +251,10 @@ async fn a_dead_redis_leaves_the_limits_per_process() {
     assert!(fallbacks >= 101, "{fallbacks} fallbacks counted");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("shared rate limiter failed"), "{text}");
-    assert!(!text.contains("hunter2"), "the Redis password reached the log");
+    assert!(
+        !text.contains("hunter2"),
+        "the Redis password reached the log"
+    );
     let warnings = text.matches("shared rate limiter failed").count();
     assert!(warnings <= 3, "{warnings} warnings: at most one per 10 s");
 }

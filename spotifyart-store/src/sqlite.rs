@@ -62,7 +62,10 @@ impl InlineReaders {
     /// `None` when no connection could be had or the read failed: the caller
     /// then takes the pooled path, which reports errors properly. Busy
     /// waits are capped at 20 ms, so a runtime thread is never held long.
-    fn run<R>(&self, read: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<R>) -> Option<R> {
+    fn run<R>(
+        &self,
+        read: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<R>,
+    ) -> Option<R> {
         use diesel::Connection as _;
         use diesel::connection::SimpleConnection as _;
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -255,9 +258,9 @@ impl SqliteStore {
         &self,
         hash: &str,
     ) -> spotifyart_core::Result<Option<crate::rows::SessionRow>> {
-        use diesel::prelude::*;
         use crate::rows::SessionRow;
         use crate::schema::sessions;
+        use diesel::prelude::*;
         if let Some(inline) = &self.inline
             && let Some(row) = inline.run(|c| {
                 diesel::RunQueryDsl::first(
