@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use http::{HeaderMap, Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -331,7 +331,12 @@ impl FakeSpotify {
             user.top_artists.insert(range, artist_ids);
             user.top_tracks.insert(range, track_ids);
         }
-        let now = Utc::now();
+        // Plays end at the last midnight (UTC), so their times of day, and
+        // the behaviour signals read from them, do not depend on when a
+        // test runs.
+        let now = Utc::now()
+            .duration_trunc(chrono::Duration::days(1))
+            .unwrap_or_else(|_| Utc::now());
         let short = user
             .top_tracks
             .get(&TimeRange::ShortTerm)
