@@ -5,18 +5,23 @@
 //! - [`profile`]: the [`ListeningProfile`] every music source produces.
 //! - [`source`]: the [`MusicSource`] trait, the Spotify export reader and an
 //!   in-memory fixture source.
-//! - [`mood`]: [`Mood`] on Russell's valence/arousal plane and the
-//!   [`MoodModel`] trait with its built-in models.
+//! - [`mood`]: [`Mood`] on Russell's valence/arousal plane, the
+//!   [`MoodModel`] trait and every model (features, genres, embedding with
+//!   its text encoder injected, covers, behaviour, auto), named in one
+//!   registry ([`mood::registry`]).
 //! - [`matching`]: a symmetric 0-100 compatibility score with reasons.
 //! - [`prompt`]: mood -> text-to-image prompt, free of personal data.
 //! - [`art`]: [`ArtRequest`], [`Artwork`], the [`ImageGenerator`] trait and
 //!   the procedural [`PalettePainter`].
 //! - [`store`]: the [`Store`] traits (with the job queue) and [`InMemoryStore`].
-//! - [`engine`]: the [`Engine`] that composes them and paints nothing twice.
+//! - [`engine`]: the [`Engine`] that composes them and paints nothing
+//!   twice, with the job runner workers use.
+//! - [`access`]: who may see which match, artwork and job.
 //!
 //! Core does no network or database I/O; adapters (`spotifyart-spotify`,
-//! `spotifyart-store`, `spotifyart-diffusion`, `spotifyart-http`,
-//! `spotifyart-py`) depend on it, never the reverse.
+//! `spotifyart-store`, `spotifyart-diffusion`, `spotifyart-engine`,
+//! `spotifyart-http`, `spotifyart-py`, the `spotifyart` binary) depend on
+//! it, never the reverse.
 //!
 //! ```
 //! use spotifyart_core::{read_export, Engine, Subject, ArtParams, GenerationContext};
@@ -37,7 +42,9 @@
 //! # Ok::<_, spotifyart_core::Error>(())
 //! ```
 
+pub mod access;
 pub mod art;
+pub mod colour;
 pub mod engine;
 mod env;
 mod error;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::colour::Rgb;
 use crate::names::{normalize_name, normalize_title};
 use crate::{Error, Result};
 
@@ -42,6 +43,15 @@ impl TimeRange {
             TimeRange::ShortTerm => "short_term",
             TimeRange::MediumTerm => "medium_term",
             TimeRange::LongTerm => "long_term",
+        }
+    }
+
+    /// How long it spans, in words (for `--help`).
+    pub fn about(self) -> &'static str {
+        match self {
+            TimeRange::ShortTerm => "About 4 weeks.",
+            TimeRange::MediumTerm => "About 6 months.",
+            TimeRange::LongTerm => "About a year (exports: all history).",
         }
     }
 }
@@ -255,7 +265,7 @@ pub struct TrackStat {
     /// Dominant colours of the cover, when the caller read the image
     /// ([`crate::mood::covers::attach_cover_colours`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cover_colours: Vec<crate::mood::covers::CoverColour>,
+    pub cover_colours: Vec<CoverColour>,
 }
 
 impl TrackStat {
@@ -708,6 +718,15 @@ fn validate_features(f: &AudioFeatures) -> std::result::Result<(), String> {
         return Err(format!("tempo must be in [0, 400] BPM, got {}", f.tempo));
     }
     Ok(())
+}
+
+/// One dominant colour of an album cover and the share of the cover it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoverColour {
+    /// The colour, serialised as `#rrggbb`.
+    pub color: Rgb,
+    /// Share of the cover's pixels, in (0, 1].
+    pub share: f32,
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ async fn the_second_paint_of_a_key_generates_nothing() {
     assert!(matches!(first, ArtOutcome::Painted(_)));
     assert_eq!(counting.calls(), 1);
     let second = engine.paint(&art, &GenerationContext::new()).await.unwrap();
-    assert_eq!(second, ArtOutcome::Reused(first.meta().clone()));
+    assert_eq!(second, ArtOutcome::Reused(first.artwork().clone()));
     assert_eq!(counting.calls(), 1, "reused, not repainted");
 
     // Preparing again from scratch gives the same key: the cache is by content.

@@ -1,26 +1,20 @@
-//! The `embedding` mood model: all-MiniLM-L6-v2 sentence embeddings of the
-//! names in a profile (tracks, albums, artists, genres when present),
-//! mapped to Spotify's valence and energy by a ridge-regression head
-//! fitted on public measurements (`data/fit_mood_head.py`, weights in
-//! `data/mood_head.json`). It reads meaning into names no table knows —
-//! "Tears in Heaven" against "Don't Stop Me Now" — which is all a
-//! Development Mode app or a data export has.
+//! The text encoder of the core's `embedding` mood model
+//! ([`spotifyart_core::mood::EmbeddingModel`]): all-MiniLM-L6-v2 sentence
+//! embeddings, on candle like the other networks here.
 //!
 //! The encoder is candle-transformers' BERT with the model's own
 //! `tokenizer.json` (Hugging Face tokenizers), mean pooling and L2
 //! normalisation, as sentence-transformers computes them; a test checks
 //! the vectors against the package's Python output.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use serde::Deserialize;
-use spotifyart_core::profile::{ListeningProfile, Signal};
-use spotifyart_core::{Error, Mood, MoodModel, Result};
+use spotifyart_core::mood::TextEmbedder;
+use spotifyart_core::{Error, Result};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 use crate::weights::{self, Component, WeightSource};
@@ -31,15 +25,11 @@ pub const EMBEDDING_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
 const BATCH: usize = 64;
 /// Tokens kept per string (names are short; the model allows 256).
 const MAX_TOKENS: usize = 64;
-/// Head outputs cached before the cache is cleared.
-const CACHE_LIMIT: usize = 200_000;
-/// Confidence of a profile fully covered by many names: names are weak
-/// evidence next to measured audio features.
-const MAX_CONFIDENCE: f32 = 0.6;
 
 /// A sentence encoder: text in, unit-length vector out.
 pub struct TextEncoder {
     model: BertModel,
+    dims: usize,
     tokenizer: Tokenizer,
     device: Device,
 }
@@ -101,6 +91,7 @@ impl TextEncoder {
         tokenizer.with_padding(Some(PaddingParams::default()));
         Ok(TextEncoder {
             model,
+            dims: config.hidden_size,
             tokenizer,
             device: device.clone(),
         })
@@ -129,6 +120,22 @@ impl TextEncoder {
         }
         Ok(out)
     }
+}
+
+impl TextEmbedder for TextEncoder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        TextEncoder::embed(self, texts)
+    }
+
+    fn dims(&self) -> Option<usize> {
+        Some(self.dims)
+    }
+}
+
+/// The encoder from `source` (see [`TextEncoder::load`]) on the CPU, for
+/// the core's [`EmbeddingModel`](spotifyart_core::mood::EmbeddingModel).
+pub fn text_encoder(source: &WeightSource) -> Result<Arc<dyn TextEmbedder>> {
+    Ok(Arc::new(TextEncoder::load(source, &Device::Cpu)?))
 }
 
 /// The all-MiniLM-L6-v2 folder tests and `mood_eval` use:
@@ -169,201 +176,4 @@ fn mean_pool(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Vec<Vec<f32>
     let mean = summed.broadcast_div(&counts)?;
     let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
     mean.broadcast_div(&norm)?.to_vec2::<f32>()
-}
-
-/// The regression from an embedding to valence and energy.
-#[derive(Clone, Debug, Deserialize)]
-pub struct MoodHead {
-    /// One row per output (valence, energy).
-    weights: [Vec<f32>; 2],
-    bias: [f32; 2],
-    /// Mean of the training targets and the factor that restores their
-    /// spread around it (ridge predictions shrink towards the mean).
-    centre: [f32; 2],
-    stretch: [f32; 2],
-}
-
-impl MoodHead {
-    /// The head shipped with the crate.
-    pub fn builtin() -> MoodHead {
-        Self::from_json(include_str!("../data/mood_head.json"))
-            .unwrap_or_else(|e| panic!("data/mood_head.json is part of the build: {e}"))
-    }
-
-    /// A head from `fit_mood_head.py`'s JSON.
-    pub fn from_json(json: &str) -> Result<MoodHead> {
-        let head: MoodHead =
-            serde_json::from_str(json).map_err(|e| Error::invalid(format!("mood head: {e}")))?;
-        if head.weights[0].len() != head.weights[1].len() || head.weights[0].is_empty() {
-            return Err(Error::invalid("mood head: weight rows differ in length"));
-        }
-        Ok(head)
-    }
-
-    /// Inputs the head expects.
-    pub fn dims(&self) -> usize {
-        self.weights[0].len()
-    }
-
-    /// Valence and energy in [0, 1] for one embedding.
-    pub fn apply(&self, embedding: &[f32]) -> (f32, f32) {
-        let out = |k: usize| {
-            let raw = self.bias[k]
-                + self.weights[k]
-                    .iter()
-                    .zip(embedding)
-                    .map(|(w, x)| w * x)
-                    .sum::<f32>();
-            (self.centre[k] + (raw - self.centre[k]) * self.stretch[k]).clamp(0.0, 1.0)
-        };
-        (out(0), out(1))
-    }
-}
-
-/// See the module docs.
-pub struct EmbeddingModel {
-    encoder: TextEncoder,
-    head: MoodHead,
-    cache: Mutex<HashMap<String, (f32, f32)>>,
-}
-
-impl std::fmt::Debug for EmbeddingModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddingModel")
-            .field("encoder", &self.encoder)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EmbeddingModel {
-    /// The encoder from `source` (see [`TextEncoder::load`]) with the
-    /// built-in head, on the CPU.
-    pub fn load(source: &WeightSource) -> Result<EmbeddingModel> {
-        Self::with_head(
-            TextEncoder::load(source, &Device::Cpu)?,
-            MoodHead::builtin(),
-        )
-    }
-
-    /// An encoder and a head.
-    pub fn with_head(encoder: TextEncoder, head: MoodHead) -> Result<EmbeddingModel> {
-        Ok(EmbeddingModel {
-            encoder,
-            head,
-            cache: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// The encoder.
-    pub fn encoder(&self) -> &TextEncoder {
-        &self.encoder
-    }
-
-    /// Valence and energy in [0, 1] for each text; repeated texts come
-    /// from the cache.
-    pub fn points(&self, texts: &[&str]) -> Result<Vec<(f32, f32)>> {
-        let mut missing: Vec<&str> = {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            texts
-                .iter()
-                .copied()
-                .filter(|t| !cache.contains_key(*t))
-                .collect()
-        };
-        missing.sort_unstable();
-        missing.dedup();
-        let fresh = self.encoder.embed(&missing)?;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() + missing.len() > CACHE_LIMIT {
-            cache.clear();
-        }
-        for (text, embedding) in missing.iter().zip(&fresh) {
-            cache.insert(text.to_string(), self.head.apply(embedding));
-        }
-        let mut out = Vec::with_capacity(texts.len());
-        for text in texts {
-            match cache.get(*text) {
-                Some(p) => out.push(*p),
-                // Only when another thread cleared the cache meanwhile.
-                None => out.push(self.head.apply(&self.encoder.embed(&[text])?[0])),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Entries in the cache.
-    pub fn cached(&self) -> usize {
-        self.cache.lock().map(|c| c.len()).unwrap_or(0)
-    }
-}
-
-impl MoodModel for EmbeddingModel {
-    fn name(&self) -> &str {
-        "embedding"
-    }
-
-    fn signals(&self) -> &[Signal] {
-        &[Signal::Names, Signal::Genres]
-    }
-
-    fn mood(&self, profile: &ListeningProfile) -> Result<Mood> {
-        // (weight, texts) per item: a track's title and album with its
-        // artist; an artist's name and genres. Tracks and artists share
-        // the weight when both lists exist.
-        let tracks = profile.weighted_tracks();
-        let artists = profile.weighted_artists();
-        let share = if tracks.is_empty() || artists.is_empty() {
-            1.0
-        } else {
-            0.5
-        };
-        let mut items: Vec<(f32, Vec<String>)> = Vec::new();
-        let mut used = Vec::new();
-        for (t, w) in &tracks {
-            let mut texts = vec![t.name.clone()];
-            texts.extend(t.album.iter().filter(|a| **a != t.name).cloned());
-            texts.extend(t.artists.first().cloned());
-            items.push((w * share, texts));
-        }
-        for (a, w) in &artists {
-            let mut texts = vec![a.name.clone()];
-            if !a.genres.is_empty() {
-                texts.push(a.genres.join(", "));
-                used.push(Signal::Genres);
-            }
-            items.push((w * share, texts));
-        }
-        items.retain(|(w, texts)| *w > 0.0 && texts.iter().any(|t| !t.trim().is_empty()));
-        if items.is_empty() {
-            return Ok(Mood::neutral(self.name()));
-        }
-        used.push(Signal::Names);
-        let flat: Vec<&str> = items
-            .iter()
-            .flat_map(|(_, texts)| texts.iter().map(String::as_str))
-            .collect();
-        let points = self.points(&flat)?;
-        let (mut v, mut e, mut total) = (0.0f32, 0.0f32, 0.0f32);
-        let mut next = points.iter();
-        for (w, texts) in &items {
-            let (mut iv, mut ie) = (0.0f32, 0.0f32);
-            for _ in texts {
-                let (pv, pe) = next.next().copied().unwrap_or((0.5, 0.5));
-                iv += pv;
-                ie += pe;
-            }
-            let n = texts.len() as f32;
-            v += w * iv / n;
-            e += w * ie / n;
-            total += w;
-        }
-        let support = 1.0 - (-(items.len() as f32) / 8.0).exp();
-        Ok(Mood::new(
-            2.0 * v / total - 1.0,
-            2.0 * e / total - 1.0,
-            MAX_CONFIDENCE * support,
-            used,
-            self.name(),
-        ))
-    }
 }

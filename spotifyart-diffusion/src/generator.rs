@@ -23,10 +23,11 @@ pub struct DiffusionGenerator {
 }
 
 impl DiffusionGenerator {
-    /// A generator whose default model is `default_model` (`sd-turbo` when
-    /// `None`). Nothing loads until the first request.
+    /// A generator whose default model is `default_model`
+    /// ([`models::DEFAULT_MODEL`] when `None`). Nothing loads until the
+    /// first request.
     pub fn new(default_model: Option<&str>, options: LoadOptions) -> Result<Self> {
-        let id = default_model.unwrap_or("sd-turbo");
+        let id = default_model.unwrap_or(models::DEFAULT_MODEL);
         let default_model = models::spec(id).ok_or_else(|| {
             let ids: Vec<_> = models::specs().iter().map(|s| s.id).collect();
             Error::invalid(format!(

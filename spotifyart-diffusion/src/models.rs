@@ -61,7 +61,11 @@ const OPENRAIL_PP: &str = "CreativeML OpenRAIL++-M";
 const STABILITY_COMMUNITY: &str =
     "Stability AI Community License (free below US$1M annual revenue; see the model card)";
 
-/// Every model, the default (`sd-turbo`) first.
+/// The image model every surface paints with unless told otherwise: the
+/// one-step model gives a picture in seconds on a CPU.
+pub const DEFAULT_MODEL: &str = "sd-turbo";
+
+/// Every model, the default ([`DEFAULT_MODEL`]) first.
 pub fn specs() -> &'static [ModelSpec] {
     &SPECS
 }
@@ -73,7 +77,7 @@ pub fn spec(id: &str) -> Option<&'static ModelSpec> {
 
 static SPECS: [ModelSpec; 7] = [
     ModelSpec {
-        id: "sd-turbo",
+        id: DEFAULT_MODEL,
         name: "SD-Turbo",
         repo: "stabilityai/sd-turbo",
         taesd_repo: "madebyollin/taesd",

@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
+use spotifyart_core::mood::{EmbeddingModel, MoodHead};
 use spotifyart_core::profile::{ListeningProfile, Signal, TimeRange, TrackStat};
 use spotifyart_core::{Mood, MoodModel};
-use spotifyart_diffusion::{EmbeddingModel, MoodHead, TextEncoder, WeightSource};
+use spotifyart_diffusion::{TextEncoder, WeightSource};
 
 /// The package's model folder: `SPOTIFYART_MINILM_DIR`, else where
 /// `scripts/test-assets` puts it. Missing is a failure where
@@ -89,7 +90,8 @@ fn embeddings_match_sentence_transformers() {
 #[test]
 fn sad_titles_land_left_of_euphoric_ones_and_repeats_are_cached() {
     let Some(dir) = minilm_dir() else { return };
-    let model = EmbeddingModel::load(&source(dir)).unwrap();
+    let model =
+        EmbeddingModel::new(spotifyart_diffusion::text_encoder(&source(dir)).unwrap()).unwrap();
     let sad = titles(&[
         "Tears in the Rain",
         "I Miss You So Much It Hurts",

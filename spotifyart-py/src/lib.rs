@@ -8,7 +8,8 @@
 //! - [`profile`] has `load_export`, `Profile`.
 //! - [`mood`] has `mood`, `Mood`, and Python objects as mood models.
 //! - [`matching`] has `match`, `Match`.
-//! - [`art`] has `Generator`, `Artwork`.
+//! - [`generator`] has `Generator`, built by `spotifyart-engine`.
+//! - [`artwork`] has `Artwork`.
 //! - [`store`] has `Store`.
 //! - [`spotify`] has `Spotify`, the PKCE sign-in from a notebook.
 //! - [`errors`] maps core errors to the exception classes of `spotifyart._errors`.
@@ -17,9 +18,10 @@
 //! Nothing here paints, reads or stores by itself: each class is a thin
 //! handle on the Rust crates the CLI and server use.
 
-pub mod art;
+pub mod artwork;
 mod convert;
 pub mod errors;
+pub mod generator;
 mod html;
 pub mod matching;
 pub mod mood;
@@ -35,6 +37,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _spotifyart(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_MODEL", spotifyart_engine::DEFAULT_MODEL)?;
     m.add_function(wrap_pyfunction!(profile::load_export, m)?)?;
     m.add_function(wrap_pyfunction!(mood::mood, m)?)?;
     m.add_function(wrap_pyfunction!(mood::mood_models, m)?)?;
@@ -42,8 +45,8 @@ fn _spotifyart(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<profile::Profile>()?;
     m.add_class::<mood::Mood>()?;
     m.add_class::<matching::Match>()?;
-    m.add_class::<art::Artwork>()?;
-    m.add_class::<art::Generator>()?;
+    m.add_class::<artwork::Artwork>()?;
+    m.add_class::<generator::Generator>()?;
     m.add_class::<store::Store>()?;
     m.add_class::<spotify::Spotify>()?;
     Ok(())

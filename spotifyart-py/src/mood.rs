@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
-use spotifyart_core::mood::Mood as CoreMood;
+use spotifyart_core::mood::{DEFAULT_MOOD_MODEL, MOOD_MODELS, Mood as CoreMood};
 use spotifyart_core::{Error, ListeningProfile, MoodModel, Signal};
 
 use crate::convert::{json, py_str, reduce, to_python};
@@ -36,7 +36,7 @@ pub fn mood(
 /// signals a profile has).
 #[pyfunction]
 pub fn mood_models() -> Vec<&'static str> {
-    spotifyart_diffusion::MOOD_MODEL_NAMES.to_vec()
+    MOOD_MODELS.iter().map(|m| m.name).collect()
 }
 
 /// Runs a mood model with the GIL released (a Python model takes it back
@@ -58,13 +58,13 @@ pub(crate) fn resolve(
     embedding_dir: Option<&Path>,
 ) -> PyResult<Arc<dyn MoodModel>> {
     let name = match arg {
-        None => "auto".to_string(),
+        None => DEFAULT_MOOD_MODEL.to_string(),
         Some(a) if a.is_instance_of::<PyString>() => a.extract::<String>()?,
         Some(a) if a.hasattr("mood")? => return Ok(Arc::new(PyMoodModel::new(a)?)),
         Some(a) => {
             return Err(crate::errors::to_py(Error::invalid(format!(
                 "model must be a mood model's name ({}) or an object with a mood(profile) method, not {}",
-                spotifyart_diffusion::MOOD_MODEL_NAMES.join(", "),
+                mood_models().join(", "),
                 a.get_type().name()?
             ))));
         }
@@ -81,7 +81,7 @@ pub(crate) fn resolve(
         return Ok(m.clone());
     }
     let model = py
-        .detach(|| spotifyart_diffusion::mood_model(&key.0, key.1.as_deref()))
+        .detach(|| spotifyart_engine::mood_model(&key.0, key.1.as_deref()))
         .py_err()?;
     LOADED
         .lock()

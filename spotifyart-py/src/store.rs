@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use spotifyart_core::{ArtworkId, Error};
 use spotifyart_store::{EncryptionKey, StoreConfig};
 
-use crate::art::Artwork;
+use crate::artwork::Artwork;
 use crate::errors::IntoPy;
 use crate::runtime::wait_quiet;
 

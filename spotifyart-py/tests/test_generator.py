@@ -1,6 +1,7 @@
 """Painting on the tiny Stable Diffusion pipeline: random weights, the real
 code path (text encoder, UNet, scheduler, VAE), 64x64 noise."""
 
+import inspect
 import io
 import pickle
 import threading
@@ -69,6 +70,14 @@ def test_bad_settings_are_clear_errors(tiny: sa.Generator) -> None:
         sa.Generator("tiny", device="tpu")
     with pytest.raises(sa.InvalidInput, match="decoder"):
         sa.Generator("tiny", decoder="fast")
+
+
+def test_the_default_model_is_the_one_every_surface_uses() -> None:
+    # The CLI, the server and Python share one constant; the signature
+    # shows it as a literal, so this pins the two together.
+    default = inspect.signature(sa.Generator).parameters["model"].default
+    assert default == sa.DEFAULT_MODEL == "sd-turbo"
+    assert sa.Generator(device="cpu", progress=False).model == sa.DEFAULT_MODEL
 
 
 def test_missing_weights_say_which_files_and_how_to_get_them(tmp_path: Path) -> None:

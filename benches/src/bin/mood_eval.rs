@@ -22,13 +22,14 @@ use std::time::Instant;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use spotifyart_core::mood::EmbeddingModel;
 use spotifyart_core::mood::knowledge::{Knowledge, held_out};
 use spotifyart_core::mood::{
     AutoModel, BehaviourModel, FeaturesModel, GenreModel, Member, reliability,
 };
 use spotifyart_core::profile::{ArtistStat, AudioFeatures, TimeRange, TrackStat};
 use spotifyart_core::{ListeningProfile, Mood, MoodModel};
-use spotifyart_diffusion::{EmbeddingModel, WeightSource};
+use spotifyart_diffusion::WeightSource;
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -159,11 +160,13 @@ fn main() -> Res<()> {
     let genres: Arc<dyn MoodModel> = Arc::new(GenreModel::new(Arc::clone(&knowledge)));
     let embedding: Option<Arc<EmbeddingModel>> =
         match spotifyart_diffusion::embedding::test_assets_dir() {
-            Some(dir) => Some(Arc::new(EmbeddingModel::load(&WeightSource {
-                model_dir: Some(dir),
-                download: false,
-                ..Default::default()
-            })?)),
+            Some(dir) => Some(Arc::new(EmbeddingModel::new(
+                spotifyart_diffusion::text_encoder(&WeightSource {
+                    model_dir: Some(dir),
+                    download: false,
+                    ..Default::default()
+                })?,
+            )?)),
             None => {
                 eprintln!(
                     "all-MiniLM-L6-v2 not found (run scripts/test-assets): no embedding rows"

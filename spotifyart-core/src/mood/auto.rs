@@ -142,7 +142,7 @@ impl MoodModel for AutoModel {
 mod tests {
     use super::*;
     use crate::mood::Rgb;
-    use crate::mood::covers::CoverColour;
+    use crate::profile::CoverColour;
     use crate::profile::{ArtistStat, AudioFeatures, Behaviour, TimeRange, TrackStat};
 
     /// A profile with any combination of: audio features, API genres, a

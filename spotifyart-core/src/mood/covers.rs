@@ -10,11 +10,10 @@
 //! a heuristic, like behaviour's, and kept small.
 
 use image::ImageReader;
-use serde::{Deserialize, Serialize};
 
 use super::circumplex::{Rgb, Swatch};
 use super::{Mood, MoodModel, PointMean};
-use crate::profile::{ListeningProfile, Signal};
+use crate::profile::{CoverColour, ListeningProfile, Signal};
 use crate::{Error, Result};
 
 /// Cover bytes accepted (Spotify's 640² JPEGs are ~100 KB).
@@ -28,15 +27,6 @@ const NEUTRAL_LIGHTNESS: f32 = 0.45;
 const NEUTRAL_SATURATION: f32 = 0.35;
 /// Confidence of a profile fully covered by many covers.
 const MAX_CONFIDENCE: f32 = 0.3;
-
-/// One dominant colour of a cover and the share of the cover it takes.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CoverColour {
-    /// The colour, serialised as `#rrggbb`.
-    pub color: Rgb,
-    /// Share of the cover's pixels, in (0, 1].
-    pub share: f32,
-}
 
 /// The dominant colours of an image (JPEG or PNG), largest share first:
 /// k-means over a 48² thumbnail, seeded deterministically, so the same

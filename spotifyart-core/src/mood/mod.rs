@@ -10,9 +10,11 @@ mod auto;
 mod behaviour;
 pub mod circumplex;
 pub mod covers;
+mod embedding;
 mod features;
 mod genres;
 pub mod knowledge;
+pub mod registry;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -23,12 +25,14 @@ pub use auto::{AutoModel, Member, reliability};
 pub use behaviour::BehaviourModel;
 pub use circumplex::{MoodLabel, Rgb, Swatch};
 pub use covers::CoverModel;
+pub use embedding::{EmbeddingModel, MoodHead, TextEmbedder};
 pub use features::FeaturesModel;
 pub use genres::GenreModel;
 pub use knowledge::Knowledge;
+pub use registry::{DEFAULT_MOOD_MODEL, MOOD_MODELS, MoodModelEntry, mood_model};
 
+use crate::Result;
 use crate::profile::{ListeningProfile, Signal, TimeRange};
-use crate::{Error, Result};
 
 /// Where someone's listening sits emotionally.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,23 +235,11 @@ impl<T: MoodModel + ?Sized> MoodModel for Box<T> {
     }
 }
 
-/// The built-in models by name, as `--mood-model` accepts them.
+/// The models that need nothing outside the core, by name (see
+/// [`registry`] for all of them).
 pub fn model_by_name(name: &str) -> Result<Arc<dyn MoodModel>> {
-    match name {
-        "auto" => Ok(Arc::new(AutoModel::default())),
-        "features" => Ok(Arc::new(FeaturesModel)),
-        "genres" => Ok(Arc::new(GenreModel::default())),
-        "covers" => Ok(Arc::new(CoverModel)),
-        "behaviour" | "behavior" => Ok(Arc::new(BehaviourModel)),
-        other => Err(Error::invalid(format!(
-            "unknown mood model {other:?}; available: {}",
-            MODEL_NAMES.join(", ")
-        ))),
-    }
+    mood_model(name, None)
 }
-
-/// Names accepted by [`model_by_name`].
-pub const MODEL_NAMES: [&str; 5] = ["auto", "features", "genres", "covers", "behaviour"];
 
 #[cfg(test)]
 mod tests {
@@ -279,15 +271,6 @@ mod tests {
         assert!(
             (ab.distance(&a) + ab.distance(&b) - d).abs() < 1e-5,
             "on the segment"
-        );
-    }
-
-    #[test]
-    fn unknown_model_name_lists_the_known_ones() {
-        let err = model_by_name("magic").unwrap_err().to_string();
-        assert!(
-            err.contains("auto, features, genres, covers, behaviour"),
-            "{err}"
         );
     }
 }

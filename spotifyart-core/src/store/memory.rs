@@ -355,27 +355,6 @@ impl MoodStore for InMemoryStore {
     }
 }
 
-/// The acceptance rules every backend applies: may `record` be made from
-/// `invite` at `now`?
-pub fn check_accept(invite: &Invite, record: &MatchRecord, now: DateTime<Utc>) -> Result<()> {
-    if invite.accepted_by.is_some() {
-        return Err(Error::conflict("this invite has already been used"));
-    }
-    if now >= invite.expires_at {
-        return Err(Error::conflict("this invite has expired"));
-    }
-    let [a, b] = record.users;
-    if a == b {
-        return Err(Error::invalid("you cannot accept your own invite"));
-    }
-    if a != invite.inviter {
-        return Err(Error::invalid(
-            "the match's first user must be the one who invited",
-        ));
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl MatchStore for InMemoryStore {
     async fn create_invite(&self, invite: &Invite) -> Result<()> {

@@ -21,15 +21,15 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-pub use memory::{InMemoryStore, check_accept};
+pub use memory::InMemoryStore;
 pub use token::{OpaqueToken, TokenHash};
 
-use crate::Result;
 use crate::art::{ArtRequest, Artwork, ArtworkMeta, ContentKey, Subject};
 use crate::ids::{ArtworkId, JobId, MatchId, UserId};
 use crate::matching::MatchResult;
 use crate::mood::Mood;
 use crate::profile::TimeRange;
+use crate::{Error, Result};
 
 /// A sign-in with an identity provider, as reported by the provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +258,37 @@ pub struct Invite {
     pub accepted_by: Option<UserId>,
     /// The match it created, once accepted.
     pub match_id: Option<MatchId>,
+}
+
+impl Invite {
+    /// Whether `accepter` may take this invite at `now`: not their own, not
+    /// used, not expired. The engine checks it before reading anyone's
+    /// listening; every store checks it again as it stores the match.
+    pub fn check_accept(&self, accepter: UserId, now: DateTime<Utc>) -> Result<()> {
+        if accepter == self.inviter {
+            return Err(Error::invalid("you cannot accept your own invite"));
+        }
+        if self.accepted_by.is_some() {
+            return Err(Error::conflict("this invite has already been used"));
+        }
+        if now >= self.expires_at {
+            return Err(Error::conflict(
+                "this invite has expired; ask for a new one",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The acceptance rule as a store applies it to the match `record` that
+/// accepting `invite` stores (the inviter first).
+pub fn check_accept(invite: &Invite, record: &MatchRecord, now: DateTime<Utc>) -> Result<()> {
+    if record.users[0] != invite.inviter {
+        return Err(Error::invalid(
+            "the match's first user must be the one who invited",
+        ));
+    }
+    invite.check_accept(record.users[1], now)
 }
 
 /// A stored match between two users.

@@ -36,6 +36,7 @@ from ._errors import (
     UpstreamError,
 )
 from ._spotifyart import (
+    DEFAULT_MODEL,
     Artwork,
     Generator,
     Match,
@@ -51,6 +52,7 @@ from ._spotifyart import (
 from ._spotifyart import match as match  # `match` is a soft keyword, not reserved
 
 __all__ = [
+    "DEFAULT_MODEL",
     "AlreadyExists",
     "Artwork",
     "Cancelled",

@@ -9,6 +9,7 @@ from PIL.Image import Image
 from ._types import MoodModel
 
 __version__: str
+DEFAULT_MODEL: str
 
 _Path = Union[str, PathLike[str]]
 _Progress = Union[bool, str, Callable[[str, int, int], Any], None]
@@ -21,6 +22,7 @@ __all__ = [
     "Profile",
     "Spotify",
     "Store",
+    "DEFAULT_MODEL",
     "__version__",
     "load_export",
     "match",

@@ -10,7 +10,7 @@ use spotifyart_core::{
     Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore, ModelInfo,
     PalettePainter, Store,
 };
-use spotifyart_http::server::{AppState, ServerConfig, app};
+use spotifyart_http::{AppState, ServerConfig, app};
 use spotifyart_spotify::fake::FakeSpotify;
 use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
 use warp::http::{Response, StatusCode};

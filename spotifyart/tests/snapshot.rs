@@ -6,7 +6,7 @@
 //!
 //! The snapshots live in `tests/snapshots/`. After a change that is meant
 //! to change what users get, regenerate them with
-//! `SPOTIFYART_UPDATE_SNAPSHOTS=1 cargo test -p spotifyart-http --test snapshot`
+//! `SPOTIFYART_UPDATE_SNAPSHOTS=1 cargo test -p spotifyart --test snapshot`
 //! and review the diff.
 
 mod support;
@@ -64,8 +64,7 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| same(p, q)))
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| same(p, q)))
         }
         _ => a == b,
     }

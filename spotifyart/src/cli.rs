@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use spotifyart_core::mood::{DEFAULT_MOOD_MODEL, MOOD_MODELS, MoodModelEntry};
 use spotifyart_core::{Style, TimeRange};
 
 /// Two people's Spotify listening, turned into one piece of art.
@@ -50,11 +52,11 @@ pub enum Command {
         /// Export or PROFILE.json.
         input: PathBuf,
         /// Mood model.
-        #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
-        mood_model: MoodModelArg,
+        #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]
+        mood_model: MoodModelEntry,
         /// Only this time range (default: all ranges blended).
-        #[arg(long, value_enum)]
-        time_range: Option<TimeRangeArg>,
+        #[arg(long, value_parser = time_ranges())]
+        time_range: Option<TimeRange>,
     },
     /// Print the match of two people as JSON: score, reasons, blended mood.
     Match {
@@ -63,8 +65,8 @@ pub enum Command {
         /// Second person's export or PROFILE.json.
         b: PathBuf,
         /// Mood model.
-        #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
-        mood_model: MoodModelArg,
+        #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]
+        mood_model: MoodModelEntry,
     },
     /// Paint one person's mood, or two people's match, to a PNG.
     ///
@@ -103,11 +105,11 @@ pub enum Command {
         #[arg(long)]
         height: Option<u32>,
         /// Style preset.
-        #[arg(long, value_enum)]
-        style: Option<StyleArg>,
+        #[arg(long, value_parser = styles())]
+        style: Option<Style>,
         /// Mood model.
-        #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
-        mood_model: MoodModelArg,
+        #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]
+        mood_model: MoodModelEntry,
     },
     /// Sign in with Spotify (authorization code + PKCE) and keep the tokens,
     /// encrypted, in the database. Needs SPOTIFY_CLIENT_ID; the app must
@@ -169,7 +171,7 @@ pub struct PainterArgs {
     /// Image model requests get by default: sd-turbo, sd-1.5, sd-2.1, sdxl,
     /// sdxl-turbo, palette; `tiny` paints noise with a random test network
     /// (tests only).
-    #[arg(long, env = "SPOTIFYART_MODEL", default_value = "sd-turbo")]
+    #[arg(long, env = "SPOTIFYART_MODEL", default_value = spotifyart_engine::DEFAULT_MODEL)]
     pub model: String,
     /// Other models requests may ask for (comma-separated).
     #[arg(long, env = "SPOTIFYART_EXTRA_MODELS", value_delimiter = ',')]
@@ -177,8 +179,8 @@ pub struct PainterArgs {
     #[command(flatten)]
     pub diffusion: DiffusionArgs,
     /// Mood model.
-    #[arg(long, value_enum, default_value_t = MoodModelArg::Auto)]
-    pub mood_model: MoodModelArg,
+    #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]
+    pub mood_model: MoodModelEntry,
     /// Seconds a worker holds a job without a heartbeat: a worker that
     /// dies loses its job this long after its last heartbeat, and another
     /// paints it.
@@ -262,80 +264,71 @@ impl Command {
     }
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum MoodModelArg {
-    /// Every model whose signals the profile has, combined.
-    Auto,
-    /// Spotify audio features (valence, energy, ...).
-    Features,
-    /// Artist and genre tables: needs only artist names.
-    Genres,
-    /// Text embeddings of track, album and artist names (all-MiniLM-L6-v2).
-    Embedding,
-    /// Album cover colours (profiles whose covers were read; not exports).
-    Covers,
-    /// Listening behaviour: time of day, skips, repeats.
-    Behaviour,
+/// Parses one of a core list's names (`-` accepted for `_`) and lists
+/// them, with their help, in `--help` and in errors: the CLI's choices are
+/// the core's own lists, never a copy.
+#[derive(Clone)]
+pub struct Names<T: 'static> {
+    all: &'static [T],
+    name: fn(&T) -> &'static str,
+    about: fn(&T) -> Option<&'static str>,
 }
 
-impl MoodModelArg {
-    pub fn name(self) -> &'static str {
-        match self {
-            MoodModelArg::Auto => "auto",
-            MoodModelArg::Features => "features",
-            MoodModelArg::Genres => "genres",
-            MoodModelArg::Embedding => "embedding",
-            MoodModelArg::Covers => "covers",
-            MoodModelArg::Behaviour => "behaviour",
-        }
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Names<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let normalized = value.to_string_lossy().replace('-', "_");
+        let values: Vec<PossibleValue> = self.values().collect();
+        // clap's own parser for the check, so errors read as clap's do.
+        let name = PossibleValuesParser::new(values).parse_ref(cmd, arg, normalized.as_ref())?;
+        Ok(self
+            .all
+            .iter()
+            .find(|v| (self.name)(v) == name)
+            .cloned()
+            .expect("parsed from this list"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.values()))
     }
 }
 
-/// Spelled as Spotify spells them (`short_term`), kebab-case accepted too.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-#[allow(clippy::enum_variant_names)]
-pub enum TimeRangeArg {
-    /// About 4 weeks.
-    #[value(name = "short_term", alias = "short-term")]
-    ShortTerm,
-    /// About 6 months.
-    #[value(name = "medium_term", alias = "medium-term")]
-    MediumTerm,
-    /// About a year (exports: all history).
-    #[value(name = "long_term", alias = "long-term")]
-    LongTerm,
-}
-
-impl From<TimeRangeArg> for TimeRange {
-    fn from(t: TimeRangeArg) -> Self {
-        match t {
-            TimeRangeArg::ShortTerm => TimeRange::ShortTerm,
-            TimeRangeArg::MediumTerm => TimeRange::MediumTerm,
-            TimeRangeArg::LongTerm => TimeRange::LongTerm,
-        }
+impl<T> Names<T> {
+    fn values(&self) -> impl Iterator<Item = PossibleValue> + '_ {
+        self.all
+            .iter()
+            .map(|v| PossibleValue::new((self.name)(v)).help((self.about)(v)))
     }
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum StyleArg {
-    Painterly,
-    Watercolor,
-    Abstract,
-    Ink,
-    Neon,
-    Cinematic,
+fn mood_models() -> Names<MoodModelEntry> {
+    Names {
+        all: &MOOD_MODELS,
+        name: |m| m.name,
+        about: |m| Some(m.about),
+    }
 }
 
-impl From<StyleArg> for Style {
-    fn from(s: StyleArg) -> Self {
-        match s {
-            StyleArg::Painterly => Style::Painterly,
-            StyleArg::Watercolor => Style::Watercolor,
-            StyleArg::Abstract => Style::Abstract,
-            StyleArg::Ink => Style::Ink,
-            StyleArg::Neon => Style::Neon,
-            StyleArg::Cinematic => Style::Cinematic,
-        }
+fn time_ranges() -> Names<TimeRange> {
+    Names {
+        all: &TimeRange::ALL,
+        name: |r| r.as_str(),
+        about: |r| Some(r.about()),
+    }
+}
+
+fn styles() -> Names<Style> {
+    Names {
+        all: &Style::ALL,
+        name: |s| s.as_str(),
+        about: |_| None,
     }
 }
 
@@ -346,16 +339,5 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         super::Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn mood_model_names_match_core() {
-        use clap::ValueEnum;
-        for v in super::MoodModelArg::value_variants() {
-            // The embedding model is assembled by crate::moods.
-            if !matches!(v, super::MoodModelArg::Embedding) {
-                spotifyart_core::mood::model_by_name(v.name()).unwrap();
-            }
-        }
     }
 }

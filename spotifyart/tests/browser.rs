@@ -5,7 +5,7 @@
 //! see the gallery. Screenshots of each page are written to
 //! `test-output/browser/` (or `$SPOTIFYART_TEST_OUTPUT/browser/`).
 //!
-//! Needs Node.js, `npm ci --prefix spotifyart-http/tests/browser` (done by
+//! Needs Node.js, `npm ci --prefix spotifyart/tests/browser` (done by
 //! `scripts/test-assets`) and Chromium at /usr/bin/chromium (or
 //! `$CHROMIUM`); without them the test says so and passes, unless
 //! `SPOTIFYART_REQUIRE_BROWSER=1` (CI), where it fails.

@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use spotifyart_core::engine::{subject_one, subject_pair};
+use spotifyart_core::engine::{JobSettings, spawn_workers, subject_one, subject_pair};
+use spotifyart_core::mood::MoodModelEntry;
 use spotifyart_core::{
-    ArtOutcome, ArtParams, Engine, GenerationContext, InMemoryStore, ListeningProfile, ModelKind,
-    Progress, Stage, Store, read_export,
+    ArtParams, CancelToken, Engine, GenerationContext, ImageGeneratorExt, InMemoryStore,
+    ListeningProfile, ModelKind, Progress, Stage, read_export,
 };
+use spotifyart_diffusion::{LoadOptions, WeightSource};
+use spotifyart_engine::EngineConfig;
 
-use crate::cli::{Cli, Command, DiffusionArgs, MoodModelArg, ServerArgs};
-use spotifyart_core::{CancelToken, ImageGeneratorExt};
+use crate::cli::{Cli, Command, DiffusionArgs, PainterArgs, ServerArgs};
 
 /// Runs one parsed command line to the end.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -30,24 +32,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             mood_model,
             time_range,
         } => {
-            let engine = engine(
-                mood_model,
-                embedding_dir.as_deref(),
-                Arc::new(InMemoryStore::new()),
-            )?;
+            let engine = reading_engine(mood_model, embedding_dir)?;
             let mut profile = load(&input, &database_url).await?;
             if let Some(range) = time_range {
-                profile = profile.only(range.into());
+                profile = profile.only(range);
             }
             let mood = engine.mood_of(&profile)?;
             print_json(&mood)
         }
         Command::Match { a, b, mood_model } => {
-            let engine = engine(
-                mood_model,
-                embedding_dir.as_deref(),
-                Arc::new(InMemoryStore::new()),
-            )?;
+            let engine = reading_engine(mood_model, embedding_dir)?;
             let (pa, pb) = (
                 load(&a, &database_url).await?,
                 load(&b, &database_url).await?,
@@ -80,8 +74,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             mood_model,
         } => {
             let store = open_database(database_url.clone()).await?.into_store();
-            let engine =
-                painting_engine(store, mood_model, &diffusion, embedding_dir.as_deref())?.build();
+            let config = EngineConfig {
+                mood_model: mood_model.name.to_string(),
+                embedding_dir,
+                ..painting(model.as_deref(), &diffusion)
+            };
+            let engine = config.build(store)?;
             let params = ArtParams {
                 model,
                 seed,
@@ -89,7 +87,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 guidance,
                 width,
                 height,
-                style: style.map(Into::into),
+                negative_prompt: None,
+                style,
             };
             let pa = load(&a, &database_url).await?;
             let pb = match &b {
@@ -100,32 +99,24 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Login { archive, paste } => {
             let store = open_database(database_url).await?.into_store();
-            crate::spotify::login(store, archive, paste).await
+            crate::login::login(store, archive, paste).await
         }
         Command::Archive { from, to } => {
             let store = open_database(database_url).await?.into_store();
-            crate::spotify::archive(store, &from, &to).await
+            crate::login::archive(store, &from, &to).await
         }
         Command::Serve { server, workers } => {
             let store = open_database(database_url).await?.into_store();
-            serve(store, server, workers, embedding_dir.as_deref()).await
+            serve(store, server, workers, embedding_dir).await
         }
         Command::Worker {
             painter,
             concurrency,
         } => {
             let store = open_database(database_url).await?.into_store();
-            let engine = painting_engine(
-                store,
-                painter.mood_model,
-                &painter.diffusion,
-                embedding_dir.as_deref(),
-            )?
-            .jobs(job_settings(painter.job_lease));
-            let engine = Arc::new(engine.build());
+            let engine = Arc::new(painter.config(embedding_dir).build(store)?);
             let shutdown = CancelToken::new();
-            let workers =
-                crate::server::spawn_workers(engine, concurrency.max(1), shutdown.clone());
+            let workers = spawn_workers(engine, concurrency.max(1), shutdown.clone());
             shutdown_signal().await;
             eprintln!("stopping: finishing the jobs being painted");
             shutdown.cancel();
@@ -146,41 +137,66 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// An engine (to finish building) that paints with `diffusion`'s models
-/// and reads moods with `mood_model`: what `art`, `serve` and `worker`
-/// share.
-fn painting_engine(
-    store: Arc<dyn Store>,
-    mood_model: MoodModelArg,
-    diffusion: &DiffusionArgs,
-    embedding_dir: Option<&Path>,
-) -> Result<spotifyart_core::EngineBuilder> {
-    Ok(Engine::builder()
-        .mood_model(crate::moods::mood_model(mood_model, embedding_dir)?)
-        .store(store)
-        .generator(crate::generators::image_generator(diffusion)?))
+/// The engine `mood` and `match` read with: nothing is painted or kept.
+fn reading_engine(mood_model: MoodModelEntry, embedding_dir: Option<PathBuf>) -> Result<Engine> {
+    let config = EngineConfig {
+        mood_model: mood_model.name.to_string(),
+        embedding_dir,
+        ..EngineConfig::default()
+    };
+    Ok(config.build(Arc::new(InMemoryStore::new()))?)
 }
 
-fn job_settings(lease_secs: u64) -> spotifyart_core::engine::JobSettings {
-    spotifyart_core::engine::JobSettings {
-        lease: Duration::from_secs(lease_secs),
-        ..Default::default()
+/// The configuration `--model` and the diffusion flags describe.
+fn painting(model: Option<&str>, args: &DiffusionArgs) -> EngineConfig {
+    let defaults = EngineConfig::default();
+    EngineConfig {
+        model: model.map_or(defaults.model, str::to_string),
+        diffusion: LoadOptions {
+            weights: WeightSource {
+                model_dir: args.model_dir.clone(),
+                download: !args.offline,
+                progress: std::io::stderr().is_terminal(),
+                cache_dir: None,
+                endpoint: None,
+            },
+            device: args.device,
+            decoder: args.decoder,
+            scheduler: args.scheduler,
+        },
+        ..defaults
+    }
+}
+
+impl PainterArgs {
+    /// What `serve` and `worker` paint with.
+    fn config(&self, embedding_dir: Option<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            mood_model: self.mood_model.name.to_string(),
+            embedding_dir,
+            jobs: JobSettings {
+                lease: Duration::from_secs(self.job_lease),
+                ..JobSettings::default()
+            },
+            ..painting(Some(&self.model), &self.diffusion)
+        }
     }
 }
 
 async fn serve(
-    store: Arc<dyn Store>,
+    store: Arc<dyn spotifyart_core::Store>,
     args: ServerArgs,
     workers: usize,
-    embedding_dir: Option<&Path>,
+    embedding_dir: Option<PathBuf>,
 ) -> Result<()> {
     use spotifyart_core::source::CachedSource;
     use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
 
-    let mut config = crate::server::ServerConfig::new(args.public_url.clone(), &args.painter.model);
+    let mut config =
+        spotifyart_http::ServerConfig::new(args.public_url.clone(), &args.painter.model);
     config.trust_proxy = args.trust_proxy;
     config.rate_limits = !args.no_rate_limits;
-    config.connections = crate::server::ConnectionLimits {
+    config.connections = spotifyart_http::ConnectionLimits {
         header_timeout: Duration::from_secs(args.header_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
@@ -209,13 +225,11 @@ async fn serve(
             None
         }
     };
-    let mut builder = painting_engine(
-        store.clone(),
-        args.painter.mood_model,
-        &args.painter.diffusion,
-        embedding_dir,
-    )?
-    .jobs(job_settings(args.painter.job_lease));
+    let mut builder = args
+        .painter
+        .config(embedding_dir)
+        .assemble(store.clone())?
+        .engine;
     if let Some(auth) = &auth {
         // Profiles are read from Spotify at most every 10 minutes per user.
         let source = SpotifySource::new(auth.clone(), store.clone());
@@ -232,13 +246,13 @@ async fn serve(
             .with_context(|| format!("model {m:?} cannot be served"))?;
     }
     let shutdown = CancelToken::new();
-    let painters = crate::server::spawn_workers(engine.clone(), workers, shutdown.clone());
-    let state = crate::server::AppState::new(engine, auth, config);
+    let painters = spawn_workers(engine.clone(), workers, shutdown.clone());
+    let state = spotifyart_http::AppState::new(engine, auth, config);
     eprintln!(
         "serving on http://{} (public URL {}), {workers} painting worker(s)",
         args.bind, args.public_url
     );
-    crate::server::serve(state, args.bind, shutdown_signal())
+    spotifyart_http::serve(state, args.bind, shutdown_signal())
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     shutdown.cancel();
@@ -283,24 +297,13 @@ async fn open_database(url: Option<String>) -> Result<spotifyart_store::Database
         .with_context(|| format!("cannot open the database {shown}"))
 }
 
-fn engine(
-    mood_model: MoodModelArg,
-    embedding_dir: Option<&Path>,
-    store: Arc<dyn Store>,
-) -> Result<Engine> {
-    Ok(Engine::builder()
-        .mood_model(crate::moods::mood_model(mood_model, embedding_dir)?)
-        .store(store)
-        .build())
-}
-
 /// An export, a profile written by `spotifyart profile` (a `.json` file
 /// whose first bytes are an object with a SpotifyArt schema tag), or
 /// `spotify:WHO`, a signed-in user read from the Web API.
 async fn load(path: &Path, database_url: &Option<String>) -> Result<ListeningProfile> {
     if let Some(who) = path.to_str().and_then(|p| p.strip_prefix("spotify:")) {
         let store = open_database(database_url.clone()).await?.into_store();
-        return crate::spotify::profile(store, who).await;
+        return crate::login::profile(store, who).await;
     }
     if is_profile_json(path) {
         let text = std::fs::read_to_string(path)
@@ -389,22 +392,23 @@ async fn art(
     let outcome = engine.paint(&prepared, &ctx).await;
     bar.finish_and_clear();
     let outcome = outcome?;
-    let artwork = engine.store().artwork(outcome.meta().id).await?;
+    let artwork = outcome.artwork();
     artwork
         .save(out)
         .with_context(|| format!("cannot write {}", out.display()))?;
     let meta = &artwork.meta;
-    match &outcome {
-        ArtOutcome::Reused(_) => println!(
+    if outcome.is_reused() {
+        println!(
             "reused the stored artwork {} painted {}; nothing was generated",
             meta.id,
             meta.created_at.format("%Y-%m-%d %H:%M:%S UTC")
-        ),
-        ArtOutcome::Painted(_) => println!(
+        );
+    } else {
+        println!(
             "painted artwork {} in {:.1} s",
             meta.id,
             started.elapsed().as_secs_f32()
-        ),
+        );
     }
     println!(
         "wrote {} ({}x{}, model {} ({kind}), seed {}, {} steps)",

@@ -1,10 +1,14 @@
-//! The `spotifyart` binary: the CLI, the hosted API (`serve`) and its job
-//! workers (`worker`); see the library crate.
+//! The `spotifyart` binary: the CLI, the hosted API (`serve`, mounting
+//! `spotifyart-http`) and its painting workers (`worker`).
+
+#[allow(missing_docs)] // clap derive: the doc comments are the --help text
+mod cli;
+mod commands;
+mod login;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use spotifyart_http::{cli, commands};
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

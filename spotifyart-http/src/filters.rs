@@ -86,17 +86,17 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let v1 = warp::path("api").and(warp::path("v1"));
     let openapi = warp::path!("openapi.json")
         .and(warp::get())
-        .and_then(handlers::openapi);
+        .and_then(super::openapi::document);
     let me = warp::path!("me")
         .and(signed_in_get(state))
         .and_then(handlers::me);
     let mood = warp::path!("music" / "mood")
         .and(signed_in_get(state))
-        .and(strict_query::<super::models::MoodQuery>())
+        .and(strict_query::<super::wire::MoodQuery>())
         .and_then(handlers::mood);
     let refresh_mood = warp::path!("music" / "mood" / "refresh")
         .and(signed_in_post(state))
-        .and(json_body::<super::models::MoodRefresh>(true))
+        .and(json_body::<super::wire::MoodRefresh>(true))
         .and_then(handlers::refresh_mood);
     let create_invite = warp::path!("matches")
         .and(signed_in_post(state))
@@ -112,7 +112,7 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and_then(handlers::get_match);
     let create_art = warp::path!("ai" / "art")
         .and(signed_in_post(state))
-        .and(json_body::<super::models::ArtBody>(true))
+        .and(json_body::<super::wire::ArtBody>(true))
         .and_then(handlers::create_art);
     let job = warp::path!("jobs" / String)
         .and(signed_in_get(state))
@@ -123,7 +123,7 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and_then(handlers::artwork);
     let gallery = warp::path!("gallery")
         .and(signed_in_get(state))
-        .and(strict_query::<super::models::GalleryQuery>())
+        .and(strict_query::<super::wire::GalleryQuery>())
         .and_then(handlers::gallery);
 
     let reads = openapi
