@@ -1,0 +1,86 @@
+//! Injected failures: the 429s, 5xx, slow and malformed answers a test
+//! queues so the client's retries, timeouts and error paths meet them.
+//! A fault is taken before the request is routed, so it works on every
+//! path, the accounts service's included.
+
+use std::time::Duration;
+
+use http::{Method, Response};
+
+use super::server::{Reply, api_error};
+use super::state::State;
+
+/// An injected failure for the next matching request.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// Only requests whose path starts with this (e.g. `/v1/me/top`).
+    pub path: String,
+    /// Only this method, when set.
+    pub method: Option<Method>,
+    /// What happens.
+    pub kind: FaultKind,
+}
+
+/// What an injected failure does.
+#[derive(Clone, Debug)]
+pub enum FaultKind {
+    /// Answer with this status (429 carries `Retry-After` when given) and
+    /// Spotify's error body.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// `Retry-After` seconds.
+        retry_after: Option<u64>,
+    },
+    /// Wait this long, then answer normally (for client timeouts).
+    Delay(Duration),
+    /// Answer 200 with a truncated JSON body.
+    Malformed,
+}
+
+impl State {
+    /// Removes and returns the first queued fault matching the request.
+    pub(super) fn take_fault(&mut self, method: &Method, path: &str) -> Option<FaultKind> {
+        let i = self.faults.iter().position(|f| {
+            path.starts_with(&f.path) && f.method.as_ref().is_none_or(|m| m == method)
+        })?;
+        self.faults.remove(i).map(|f| f.kind)
+    }
+}
+
+/// Acts out a fault: the answer to send instead of the real one, or `None`
+/// (after any delay) to answer normally.
+pub(super) async fn act(fault: FaultKind) -> Option<Reply> {
+    match fault {
+        FaultKind::Status {
+            status,
+            retry_after,
+        } => {
+            let message = match status {
+                429 => "API rate limit exceeded",
+                500 => "Server error.",
+                502 => "Bad gateway.",
+                503 => "Service unavailable",
+                _ => "Injected failure",
+            };
+            let mut reply = api_error(status, message);
+            if let Some(s) = retry_after {
+                reply
+                    .headers_mut()
+                    .insert("retry-after", s.to_string().parse().expect("header"));
+            }
+            Some(reply)
+        }
+        FaultKind::Delay(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+        FaultKind::Malformed => Some(
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json; charset=utf-8")
+                .body(b"{\"items\": [{\"id\": \"abc\", \"name\": ".to_vec())
+                .expect("response"),
+        ),
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP plumbing: one warp catch-all on a bound listener that records
+//! each request, lets a queued fault answer first, then routes by path to
+//! the accounts service or the Web API. Routing by hand, not with warp
+//! filters, keeps Spotify's own 404 and error bodies for every path.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use http::{HeaderMap, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use warp::Filter;
+
+use super::state::{self, State};
+use super::{accounts, faults, web_api};
+
+/// A request the fake received (for assertions; headers are not kept).
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Method.
+    pub method: Method,
+    /// Path.
+    pub path: String,
+    /// Query string.
+    pub query: String,
+}
+
+pub(super) type Reply = Response<Vec<u8>>;
+
+pub(super) fn json_reply(status: StatusCode, body: &Value) -> Reply {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(serde_json::to_vec(body).expect("JSON"))
+        .expect("response")
+}
+
+/// The Web API's error shape.
+pub(super) fn api_error(status: u16, message: &str) -> Reply {
+    json_reply(
+        StatusCode::from_u16(status).expect("status"),
+        &json!({ "error": { "status": status, "message": message } }),
+    )
+}
+
+/// Serves `state` on `listener` in a background task until the returned
+/// sender fires or is dropped.
+pub(super) fn spawn(
+    listener: tokio::net::TcpListener,
+    state: Arc<Mutex<State>>,
+) -> tokio::sync::oneshot::Sender<()> {
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::bytes())
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: HashMap<String, String>,
+                  headers: HeaderMap,
+                  body: bytes::Bytes| {
+                let state = state.clone();
+                async move {
+                    handle(
+                        state,
+                        method,
+                        path.as_str().to_string(),
+                        query,
+                        headers,
+                        body.to_vec(),
+                    )
+                    .await
+                }
+            },
+        );
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(async {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    tx
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    method: Method,
+    path: String,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Vec<u8>,
+) -> Result<Reply, Infallible> {
+    let fault = {
+        let mut s = state::lock(&state);
+        s.requests.push(Recorded {
+            method: method.clone(),
+            path: path.clone(),
+            query: url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query.iter())
+                .finish(),
+        });
+        s.take_fault(&method, &path)
+    };
+    if let Some(fault) = fault
+        && let Some(reply) = faults::act(fault).await
+    {
+        return Ok(reply);
+    }
+    let mut s = state::lock(&state);
+    let reply = match (method.as_str(), path.as_str()) {
+        ("GET", "/authorize") => accounts::authorize(&mut s, &query),
+        ("POST", "/api/token") => accounts::token(&mut s, &headers, &body),
+        _ if path.starts_with("/v1/") => {
+            web_api::handle(&mut s, &method, &path, &query, &headers, &body)
+        }
+        _ => api_error(404, "Service not found"),
+    };
+    Ok(reply)
+}
