@@ -20,12 +20,12 @@
 //! # Ok(()) }
 //! ```
 
-mod common;
 pub mod crypto;
 mod error;
 mod postgres;
 mod rows;
 mod schema;
+mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

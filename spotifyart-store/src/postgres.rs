@@ -100,7 +100,7 @@ impl PostgresStore {
         conn.transaction::<_, TxError, _>(async move |conn| {
             loop {
                 let candidate: Option<JobRow> = jobs::table
-                    .filter(crate::common::runnable!(now))
+                    .filter(crate::sql::runnable!(now))
                     .order((jobs::created_at.asc(), jobs::id.asc()))
                     .select(JobRow::as_select())
                     .limit(1)
@@ -218,5 +218,5 @@ async fn listen(url: String, notify: Arc<Notify>) {
 
 mod ops {
     use super::{Conn, PostgresStore};
-    crate::common::sql_store!(PostgresStore, Conn, "postgres");
+    crate::sql::sql_store!(PostgresStore, Conn, "postgres");
 }

@@ -224,7 +224,7 @@ impl SqliteStore {
         let mut conn = self.conn().await?;
         loop {
             let candidate: Option<crate::rows::JobRow> = crate::schema::jobs::table
-                .filter(crate::common::runnable!(now))
+                .filter(crate::sql::runnable!(now))
                 .order((
                     crate::schema::jobs::created_at.asc(),
                     crate::schema::jobs::id.asc(),
@@ -293,7 +293,7 @@ impl SqliteStore {
 
 mod ops {
     use super::{Conn, SqliteStore};
-    crate::common::sql_store!(SqliteStore, Conn, "sqlite");
+    crate::sql::sql_store!(SqliteStore, Conn, "sqlite");
 }
 
 /// Creates the database file readable by its owner only, before SQLite
