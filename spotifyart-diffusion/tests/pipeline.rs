@@ -1,5 +1,6 @@
-//! The real pipeline end to end on the tiny random models, and weight
-//! loading from a diffusers-layout folder.
+//! The real pipeline end to end on the tiny random models (with the image
+//! generator conformance suite), and weight loading from a diffusers-layout
+//! folder.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,6 +44,25 @@ fn cpu() -> LoadOptions {
 
 fn tiny(id: &str, opts: &LoadOptions) -> Pipeline {
     Pipeline::load(spec(id).unwrap(), opts).unwrap()
+}
+
+// The image generator conformance suite on both tiny pipelines, through
+// the generator the CLI, server and Python use (the smallest size the
+// models allow and at most 4 steps, so each painting takes milliseconds).
+mod tiny_conformance {
+    use super::*;
+    spotifyart_core::image_generator_conformance_tests!(
+        DiffusionGenerator::new(Some("tiny"), cpu()).unwrap(),
+        model: "tiny",
+    );
+}
+
+mod tiny_xl_conformance {
+    use super::*;
+    spotifyart_core::image_generator_conformance_tests!(
+        DiffusionGenerator::new(Some("tiny-xl"), cpu()).unwrap(),
+        model: "tiny-xl",
+    );
 }
 
 /// Decoded RGB bytes, after checking the PNG's size.

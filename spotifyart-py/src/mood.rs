@@ -93,7 +93,8 @@ pub(crate) fn resolve(
 /// A Python object used as a mood model. Its `mood(profile)` returns a
 /// `Mood`, a `(valence, arousal[, confidence])` tuple or a dict with
 /// `valence`, `arousal` and optionally `confidence`; its optional `name`
-/// and `signals` attributes describe it.
+/// and `signals` attributes describe it. A tuple or dict is credited with
+/// the declared signals the profile has (none when its confidence is 0).
 #[derive(Debug)]
 struct PyMoodModel {
     obj: Py<PyAny>,
@@ -132,7 +133,7 @@ impl MoodModel for PyMoodModel {
         Python::attach(|py| {
             let arg = Profile::from(profile.clone());
             let out = self.obj.call_method1(py, "mood", (arg,))?;
-            mood_from_python(out.bind(py), &self.name, &self.signals)
+            mood_from_python(out.bind(py), &self.name, &self.signals, profile)
         })
         .map_err(|e| Error::Model {
             message: format!("mood model {:?} raised {e}", self.name),
@@ -141,7 +142,12 @@ impl MoodModel for PyMoodModel {
     }
 }
 
-fn mood_from_python(out: &Bound<'_, PyAny>, model: &str, signals: &[Signal]) -> PyResult<CoreMood> {
+fn mood_from_python(
+    out: &Bound<'_, PyAny>,
+    model: &str,
+    signals: &[Signal],
+    profile: &ListeningProfile,
+) -> PyResult<CoreMood> {
     if let Ok(m) = out.cast::<Mood>() {
         return Ok(m.get().inner.clone());
     }
@@ -167,7 +173,20 @@ fn mood_from_python(out: &Bound<'_, PyAny>, model: &str, signals: &[Signal]) -> 
             out.get_type().name()?
         )));
     };
-    Ok(CoreMood::new(v, a, c, signals.to_vec(), model))
+    // A point says nothing of the signals behind it: credit the declared
+    // signals the profile has, and none to an answer without confidence
+    // (the neutral mood, for a profile the model cannot read), as the core
+    // models do.
+    let used = if c > 0.0 {
+        signals
+            .iter()
+            .copied()
+            .filter(|s| profile.has(*s))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(CoreMood::new(v, a, c, used, model))
 }
 
 fn parse_signals(names: Vec<String>) -> PyResult<Vec<Signal>> {

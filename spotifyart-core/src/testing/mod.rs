@@ -1,7 +1,9 @@
 //! Test support for SpotifyArt and its adapters (feature `testing`):
 //! conformance suites every implementation's tests call, and small doubles.
 
+pub mod generator;
 pub mod limiter;
+pub mod mood;
 mod outage;
 pub mod source;
 pub mod store;
