@@ -17,8 +17,8 @@
 
 use chrono::{TimeZone, Utc};
 
-use crate::mood::covers::CoverColour;
 use crate::mood::{Mood, MoodModel, Rgb};
+use crate::profile::CoverColour;
 use crate::profile::{
     ArtistStat, AudioFeatures, Behaviour, ListeningProfile, RecentPlay, Signal, TimeRange,
     TrackStat,
