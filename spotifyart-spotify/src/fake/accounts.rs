@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::server::{Reply, json_reply};
+use super::reply::{Reply, json_reply};
 use super::state::{CodeGrant, State};
 
 /// The accounts service's error shape.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{Method, Response};
 
-use super::server::{Reply, api_error};
+use super::reply::{Reply, api_error};
 use super::state::State;
 
 /// An injected failure for the next matching request.

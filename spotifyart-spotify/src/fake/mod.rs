@@ -11,7 +11,8 @@
 //! This file is the whole public surface: [`FakeSpotify`] and every knob a
 //! test turns. Behind it, one module per job:
 //!
-//! - `server`: the listener, request recording and routing;
+//! - `server`: the listener, request recording and routing, with `reply`
+//!   for the JSON answers and error shape every endpoint builds;
 //! - `faults`: injected failures ([`Fault`]);
 //! - `accounts`: `/authorize` and `/api/token`;
 //! - `web_api`: the `/v1` routes, with `objects` for the JSON objects
@@ -25,6 +26,7 @@ mod accounts;
 mod catalogue;
 mod faults;
 mod objects;
+mod reply;
 mod server;
 mod state;
 mod web_api;

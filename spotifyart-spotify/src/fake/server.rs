@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use http::{HeaderMap, Method, Response, StatusCode};
-use serde_json::{Value, json};
+use http::{HeaderMap, Method};
 use warp::Filter;
 
+use super::reply::{Reply, api_error};
 use super::state::{self, State};
 use super::{accounts, faults, web_api};
 
@@ -23,24 +23,6 @@ pub struct Recorded {
     pub path: String,
     /// Query string.
     pub query: String,
-}
-
-pub(super) type Reply = Response<Vec<u8>>;
-
-pub(super) fn json_reply(status: StatusCode, body: &Value) -> Reply {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(serde_json::to_vec(body).expect("JSON"))
-        .expect("response")
-}
-
-/// The Web API's error shape.
-pub(super) fn api_error(status: u16, message: &str) -> Reply {
-    json_reply(
-        StatusCode::from_u16(status).expect("status"),
-        &json!({ "error": { "status": status, "message": message } }),
-    )
 }
 
 /// Serves `state` on `listener` in a background task until the returned

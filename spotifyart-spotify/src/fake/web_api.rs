@@ -12,7 +12,7 @@ use spotifyart_core::TimeRange;
 
 use super::Mode;
 use super::objects::{artist_json, playlist_json, track_json};
-use super::server::{Reply, api_error, json_reply};
+use super::reply::{Reply, api_error, json_reply};
 use super::state::{PlaylistEntry, State, fake_id};
 
 /// Answers one `/v1/...` request as the user whose token it carries.
