@@ -1,6 +1,8 @@
-//! The hosted service: pages, Spotify sign-in, the JSON API, health,
-//! metrics and the OpenAPI document, on warp; and the job workers that
-//! paint what the API queues.
+//! The hosted service as a warp library: pages, Spotify sign-in, the JSON
+//! API, health, metrics and the OpenAPI document. The `spotifyart` binary
+//! mounts it ([`serve`]) next to the painting workers
+//! (`spotifyart_core::engine::spawn_workers`), which paint what the API
+//! queues.
 //!
 //! Laid out as warp's own examples: [`filters`] says which requests reach
 //! which [`handlers`], [`wire`] holds the wire types, and one
