@@ -206,6 +206,46 @@ fn the_same_file_twice_is_counted_once() {
 }
 
 #[test]
+fn a_byte_order_mark_from_a_windows_editor_is_read_past() {
+    // Both formats, in memory and streamed, on disk and in a zip.
+    let dir = tempfile::tempdir().unwrap();
+    let extended = fs::read(alice_2023()).unwrap();
+    let account = fs::read(examples().join("bob/MyData/StreamingHistory_music_0.json")).unwrap();
+    let with_bom = |bytes: &[u8]| [b"\xEF\xBB\xBF".as_slice(), bytes].concat();
+    fs::write(
+        dir.path().join("Streaming_History_Audio_2023.json"),
+        with_bom(&extended),
+    )
+    .unwrap();
+    let plain = read_export(alice_2023()).unwrap();
+    let read = read_export(dir.path()).unwrap();
+    assert_eq!(read.top_tracks, plain.top_tracks);
+    let streamed = ExportReader::new(ExportOptions {
+        in_memory_limit: 1024,
+        ..ExportOptions::default()
+    })
+    .read(dir.path())
+    .unwrap();
+    assert_eq!(streamed.top_tracks, plain.top_tracks);
+
+    let zipped = dir.path().join("my_spotify_data.zip");
+    let mut zip = zip::ZipWriter::new(fs::File::create(&zipped).unwrap());
+    zip.start_file(
+        "MyData/StreamingHistory_music_0.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    zip.write_all(&with_bom(&account)).unwrap();
+    zip.finish().unwrap();
+    let from_zip = read_export(&zipped).unwrap();
+    let bob_file = examples().join("bob/MyData/StreamingHistory_music_0.json");
+    assert_eq!(
+        from_zip.top_artists,
+        read_export(bob_file).unwrap().top_artists
+    );
+}
+
+#[test]
 fn a_zip_inside_a_folder_is_read() {
     let dir = tempfile::tempdir().unwrap();
     fs::copy(

@@ -272,10 +272,13 @@ impl ExportReader {
             let limit = options.in_memory_limit;
             let mut head = Vec::new();
             r.take(limit).read_to_end(&mut head)?;
+            // A file re-saved by a Windows editor starts with a UTF-8
+            // byte-order mark, which JSON parsers refuse.
+            let body = head.strip_prefix(UTF8_BOM).unwrap_or(&head);
             if (head.len() as u64) < limit {
-                return Ok(records::parse_plays(&head, |p| builder.add(p, options)));
+                return Ok(records::parse_plays(body, |p| builder.add(p, options)));
             }
-            let whole = std::io::Cursor::new(head).chain(r);
+            let whole = std::io::Cursor::new(body).chain(r);
             Ok(records::stream_plays(
                 BufReader::with_capacity(1 << 16, whole),
                 |p| builder.add(p, options),
@@ -287,6 +290,9 @@ impl ExportReader {
             .map_err(|e| json_error(&f.name, e))
     }
 }
+
+/// The UTF-8 byte-order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn json_error(name: &str, e: serde_json::Error) -> Error {
     use serde_json::error::Category;
