@@ -13,9 +13,6 @@ use crate::Result;
 use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal};
 
-/// Pseudo-tracks of genre evidence an artist's own mean is shrunk towards
-/// (an artist measured on one track is mostly their genres).
-const SHRINK_TRACKS: f32 = 3.0;
 /// Confidence at full coverage with many artists.
 const MAX_CONFIDENCE: f32 = 0.9;
 
@@ -53,16 +50,12 @@ impl GenreModel {
         }
         let mut sum = (0.0f32, 0.0f32, 0.0f32);
         for artist in &known {
-            let genre = from_profile.or_else(|| self.genre_mean(artist));
-            let point = match (artist.measured, genre) {
-                (Some(m), Some(g)) => {
-                    let t = artist.tracks as f32;
-                    let w = t / (t + SHRINK_TRACKS);
-                    Some((w * m.0 + (1.0 - w) * g.0, w * m.1 + (1.0 - w) * g.1))
-                }
-                (Some(m), None) => Some(m),
-                (None, g) => g,
-            };
+            // An artist's own measured means count as they are: shrinking
+            // them towards their genres cost listeners whose artists are
+            // known 0.03 of Spearman (docs/models.md, listener table).
+            let point = artist
+                .measured
+                .or_else(|| from_profile.or_else(|| self.genre_mean(artist)));
             if let Some((v, e)) = point {
                 sum = (sum.0 + v, sum.1 + e, sum.2 + 1.0);
             }
