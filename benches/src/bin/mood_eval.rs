@@ -226,7 +226,7 @@ fn listener_rows(
     full: &Knowledge,
     knowledge: &Knowledge,
     models: &[(&str, Arc<dyn MoodModel>)],
-    embedding: &Option<Arc<EmbeddingModel>>,
+    auto_without_embedding: Option<Arc<dyn MoodModel>>,
 ) -> Res<String> {
     fn measured(a: &spotifyart_core::mood::knowledge::ArtistFacts) -> Option<(&str, (f32, f32))> {
         a.measured.map(|m| (a.name.as_str(), m))
@@ -243,26 +243,11 @@ fn listener_rows(
         .filter(|a| held_out(&a.name))
         .filter_map(measured)
         .collect();
-    // `auto` as it runs without the embedding weights (most users).
-    let auto_without: Arc<dyn MoodModel> = Arc::new(AutoModel::new(vec![
-        Member {
-            model: Arc::new(FeaturesModel),
-            reliability: reliability::FEATURES,
-        },
-        Member {
-            model: Arc::new(GenreModel::new(Arc::new(knowledge.clone()))),
-            reliability: reliability::GENRES,
-        },
-        Member {
-            model: Arc::new(BehaviourModel),
-            reliability: reliability::BEHAVIOUR,
-        },
-    ]));
     let mut rows: Vec<(String, Arc<dyn MoodModel>)> = models
         .iter()
         .filter(|(name, _)| *name != "features")
         .map(|(name, m)| {
-            let label = if *name == "auto" && embedding.is_some() {
+            let label = if *name == "auto" && auto_without_embedding.is_some() {
                 "auto (embedding weights present)".to_string()
             } else {
                 name.to_string()
@@ -270,8 +255,9 @@ fn listener_rows(
             (label, Arc::clone(m))
         })
         .collect();
-    if embedding.is_some() {
-        rows.push(("auto (no embedding weights)".into(), auto_without));
+    if let Some(auto) = auto_without_embedding {
+        // `auto` as it runs without the embedding weights (most users).
+        rows.push(("auto (no embedding weights)".into(), auto));
     }
     let mut out = format!(
         "\n**Listener by listener** ({LISTENERS} synthetic listeners per row: 3–300 artists, plays falling off as rank^-0.6 to rank^-1.4, the profile keeping the top {TOP_ARTISTS} artists by plays, names only; each artist held out with the row's probability). \
@@ -418,6 +404,9 @@ fn main() -> Res<()> {
             reliability: reliability::BEHAVIOUR,
         },
     ]);
+    let auto_without_embedding: Option<Arc<dyn MoodModel>> = embedding
+        .as_ref()
+        .map(|_| Arc::new(auto.clone()) as Arc<dyn MoodModel>);
     if let Some(e) = &embedding {
         auto = auto.with_member(Member {
             model: Arc::clone(e) as Arc<dyn MoodModel>,
@@ -437,7 +426,10 @@ fn main() -> Res<()> {
     if listeners_only {
         // The listener table alone (a minute rather than ten), for trying
         // changes to the combination.
-        print!("{}", listener_rows(&full, &knowledge, &models, &embedding)?);
+        print!(
+            "{}",
+            listener_rows(&full, &knowledge, &models, auto_without_embedding)?
+        );
         return Ok(());
     }
 
@@ -542,7 +534,7 @@ fn main() -> Res<()> {
         None => (None, None),
     };
 
-    let listeners = listener_rows(&full, &knowledge, &models, &embedding)?;
+    let listeners = listener_rows(&full, &knowledge, &models, auto_without_embedding)?;
     let matched = matched_plays(&full)?;
 
     let mut table = String::new();
