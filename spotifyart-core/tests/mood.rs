@@ -5,11 +5,7 @@
 //! (data_w_genres.csv; see docs/models.md). Columns: valence, energy,
 //! danceability, tempo, mode, acousticness, loudness.
 
-use std::sync::Arc;
-
-use spotifyart_core::mood::{
-    AutoModel, BehaviourModel, FeaturesModel, Member, MoodLabel, model_by_name, reliability,
-};
+use spotifyart_core::mood::{AutoModel, BehaviourModel, FeaturesModel, MoodLabel, model_by_name};
 use spotifyart_core::profile::{AudioFeatures, Behaviour, Signal, TrackStat};
 use spotifyart_core::{ListeningProfile, MoodModel, read_export};
 
@@ -380,59 +376,33 @@ fn behaviour_on_the_sample_exports() {
 }
 
 #[test]
-fn auto_uses_every_available_signal() {
-    // The combination rule with features and behaviour alone: the default
-    // also has the genre tables, which know these artists' names (its
-    // signal combinations are tested in the crate's unit tests).
-    let auto = AutoModel::new(vec![
-        Member {
-            model: Arc::new(FeaturesModel),
-            reliability: reliability::FEATURES,
-        },
-        Member {
-            model: Arc::new(BehaviourModel),
-            reliability: reliability::BEHAVIOUR,
-        },
-    ]);
-    // Features only.
+fn auto_counts_measured_features_as_they_are_and_leaves_behaviour_out() {
+    let auto = AutoModel::default();
+    // Measured features: exactly the features model's point.
     let features_only = artist_profile(0, 10);
     let f = auto.mood(&features_only).unwrap();
     let reference = FeaturesModel.mood(&features_only).unwrap();
     assert_eq!(f.signals, vec![Signal::AudioFeatures]);
-    let kept = f.valence / reference.valence;
     assert!(
-        (0.93..1.0).contains(&kept),
-        "strong evidence barely shrinks: {kept}"
+        (f.raw.valence - reference.raw.valence).abs() < 1e-5,
+        "{f:?}"
     );
     assert!(
-        (f.arousal / reference.arousal - kept).abs() < 1e-4,
-        "same direction"
+        (f.raw.arousal - reference.raw.arousal).abs() < 1e-5,
+        "{f:?}"
     );
-    // Behaviour only.
+    assert!(f.confidence > 0.9, "{f:?}");
+    // Behaviour is no evidence of valence or energy that anything
+    // measured: alone it leaves `auto` neutral, next to features it
+    // changes nothing. It stays a model of its own.
     let behaviour_only = behaviour_profile(250, 50, 0.25, 0.5);
+    assert!(BehaviourModel.mood(&behaviour_only).unwrap().confidence > 0.0);
     let b = auto.mood(&behaviour_only).unwrap();
-    let b_ref = BehaviourModel.mood(&behaviour_only).unwrap();
-    assert_eq!(b.signals, vec![Signal::PlayTimes, Signal::Skips]);
-    assert!(
-        b.arousal < 0.0 && b.arousal > b_ref.arousal * 0.8,
-        "weak evidence moves part of the way: {} vs {}",
-        b.arousal,
-        b_ref.arousal
-    );
-    assert!(b.confidence < 0.35);
-    // Both: between the two, much nearer the features, more confident.
+    assert_eq!((b.confidence, b.label), (0.0, MoodLabel::Balanced));
     let mut both = features_only.clone();
     both.behaviour = behaviour_only.behaviour.clone();
     both.normalize().unwrap();
-    let c = auto.mood(&both).unwrap();
-    assert_eq!(
-        c.signals,
-        vec![Signal::AudioFeatures, Signal::PlayTimes, Signal::Skips]
-    );
-    assert!(c.arousal < reference.arousal && c.arousal > b_ref.arousal);
-    assert!((c.arousal - reference.arousal).abs() < (c.arousal - b_ref.arousal).abs());
-    assert!(c.confidence > f.confidence);
-    assert!(c.confidence <= 1.0);
+    assert_eq!(auto.mood(&both).unwrap().raw, f.raw);
     // Neither.
     let none = auto.mood(&ListeningProfile::empty("manual")).unwrap();
     assert_eq!((none.confidence, none.label), (0.0, MoodLabel::Balanced));

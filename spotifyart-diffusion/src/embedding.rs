@@ -97,13 +97,16 @@ impl TextEncoder {
         })
     }
 
-    /// Unit-length embeddings of `texts`, in order.
+    /// Unit-length embeddings of `texts`, in order. Batches hold texts of
+    /// similar length, so little of each forward pass is padding.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(BATCH) {
             let encodings = self
                 .tokenizer
-                .encode_batch(batch.to_vec(), true)
+                .encode_batch(batch.iter().map(|&i| texts[i]).collect::<Vec<_>>(), true)
                 .map_err(|e| Error::model(format!("text encoder: tokenizing: {e}")))?;
             let rows = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
                 let data: Vec<Vec<u32>> = encodings.iter().map(|e| f(e).to_vec()).collect();
@@ -116,7 +119,10 @@ impl TextEncoder {
                 .model
                 .forward(&ids, &types, Some(&mask))
                 .map_err(model_err("forward"))?;
-            out.extend(mean_pool(&hidden, &mask).map_err(model_err("pooling"))?);
+            let pooled = mean_pool(&hidden, &mask).map_err(model_err("pooling"))?;
+            for (&i, v) in batch.iter().zip(pooled) {
+                out[i] = v;
+            }
         }
         Ok(out)
     }

@@ -169,27 +169,17 @@ mod embedding_conformance {
 }
 
 // `auto` as the CLI, server and Python build it when the weights are here:
-// the core's members plus the embedding model.
+// the core's evidence plus the embedding model's guesses.
 mod auto_with_embedding_conformance {
     use super::*;
     use std::sync::Arc;
 
-    use spotifyart_core::mood::{AutoModel, Member, reliability};
+    use spotifyart_core::mood::AutoModel;
     use spotifyart_core::testing::mood::profile_with;
     spotifyart_core::mood_model_conformance_tests!(
         optional: minilm_dir().map(|dir| {
-            AutoModel::default().with_member(Member {
-                model: Arc::new(embedding_model(dir)),
-                reliability: reliability::EMBEDDING,
-            })
+            AutoModel::default().with_estimator(Arc::new(embedding_model(dir)))
         }),
-        with_signals: profile_with(&[
-            Signal::AudioFeatures,
-            Signal::Genres,
-            Signal::Names,
-            Signal::Covers,
-            Signal::PlayTimes,
-            Signal::Skips,
-        ]),
+        with_signals: profile_with(&[Signal::AudioFeatures, Signal::Genres, Signal::Names]),
     );
 }

@@ -27,12 +27,12 @@ use std::time::Instant;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use spotifyart_core::mood::EmbeddingModel;
+use spotifyart_core::mood::calibration::{Calibration, Quantiles};
+use spotifyart_core::mood::evidence::{ArtistEstimator, ArtistQuery, Evidence, EvidenceFit};
 use spotifyart_core::mood::knowledge::{Knowledge, held_out};
-use spotifyart_core::mood::{
-    AutoModel, BehaviourModel, FeaturesModel, GenreModel, Member, reliability,
-};
+use spotifyart_core::mood::{AutoModel, EmbeddingModel, FeaturesModel, GenreModel};
 use spotifyart_core::profile::{ArtistStat, AudioFeatures, TimeRange, TrackStat};
+use spotifyart_core::testing::listeners::{Pools, Score, TOP_ARTISTS, spearman};
 use spotifyart_core::{ListeningProfile, Mood, MoodModel};
 use spotifyart_diffusion::WeightSource;
 
@@ -97,220 +97,195 @@ fn profile(name: &str, genres: &[String], input: Input, case: Option<&Case>) -> 
     p
 }
 
-fn ranks(x: &[f32]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
-            j += 1;
-        }
-        for k in i..=j {
-            r[idx[k]] = (i + j) as f64 / 2.0;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-fn spearman(a: &[f32], b: &[f32]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    if va == 0.0 || vb == 0.0 {
-        0.0
-    } else {
-        cov / (va * vb).sqrt()
-    }
-}
-
-/// Synthetic listeners per share of plays by artists the tables do not know.
-const UNKNOWN_SHARES: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
-/// Listeners per share.
+/// Listeners per share of plays by unknown artists, in the table.
 const LISTENERS: usize = 120;
-/// Artists a profile keeps (an export's top lists hold 50).
-const TOP_ARTISTS: usize = 50;
-
-/// An artist in a listener's history: name, measured (valence, energy),
-/// plays.
-type Played<'a> = (&'a str, (f32, f32), u32);
-
-/// One synthetic listener: plays per artist (known or held out), the
-/// truth (their play-weighted measured valence and energy), and the
-/// profile a names-only source gives of them.
-struct Listener {
-    truth: (f32, f32),
-    lookup: (f32, f32),
-    profile: ListeningProfile,
-}
-
-/// A listener with 3 to 300 artists (log-uniform), plays falling off as
-/// a power of rank (exponent 0.6 to 1.4: from flat to top-heavy), each
-/// artist held out (measurements hidden from the models) with probability
-/// `unknown`.
-fn listener(
-    rng: &mut ChaCha8Rng,
-    known: &[(&str, (f32, f32))],
-    unknown_pool: &[(&str, (f32, f32))],
-    lookup_table: &Knowledge,
-    unknown: f64,
-) -> Listener {
-    let n = (3f64 * 100f64.powf(rng.random_range(0.0..1.0))).round() as usize;
-    let exponent = rng.random_range(0.6..1.4);
-    // An artist drawn twice is one artist with both ranks' plays.
-    let mut by_name: std::collections::HashMap<&str, Played> = Default::default();
-    for rank in 0..n {
-        let pool = if rng.random_bool(unknown) {
-            unknown_pool
-        } else {
-            known
-        };
-        let (name, measured) = *pool.choose(rng).expect("pools are not empty");
-        let plays = (400.0 / ((rank + 1) as f64).powf(exponent))
-            .round()
-            .max(1.0) as u32;
-        by_name.entry(name).or_insert((name, measured, 0)).2 += plays;
-    }
-    let mut artists: Vec<Played> = by_name.into_values().collect();
-    artists.sort_by_key(|a| (std::cmp::Reverse(a.2), a.0));
-    let mean = |pick: &dyn Fn(&Played) -> Option<(f32, f32)>| {
-        let (mut v, mut e, mut w) = (0.0f64, 0.0f64, 0.0f64);
-        for a in &artists {
-            if let Some((av, ae)) = pick(a) {
-                v += f64::from(a.2) * f64::from(av);
-                e += f64::from(a.2) * f64::from(ae);
-                w += f64::from(a.2);
-            }
-        }
-        if w == 0.0 {
-            (0.5, 0.5)
-        } else {
-            ((v / w) as f32, (e / w) as f32)
-        }
-    };
-    let truth = mean(&|a| Some(a.1));
-    // The plain lookup: the measured means the shipped table knows.
-    let lookup = mean(&|a| lookup_table.artist(a.0).and_then(|f| f.measured));
-    // As the export reader writes it: shares of all plays, top 50 kept.
-    let total: u32 = artists.iter().map(|a| a.2).sum();
-    let mut profile = ListeningProfile::empty("eval");
-    *profile.top_artists.get_mut(TimeRange::LongTerm) = artists
-        .iter()
-        .take(TOP_ARTISTS)
-        .enumerate()
-        .map(|(i, a)| ArtistStat {
-            name: a.0.to_string(),
-            rank: i as u32 + 1,
-            weight: a.2 as f32 / total.max(1) as f32,
-            plays: Some(a.2),
-            ..Default::default()
-        })
-        .collect();
-    profile.normalize().expect("a valid profile");
-    Listener {
-        truth,
-        lookup,
-        profile,
-    }
-}
+/// Listeners per share behind the calibration tables (another seed).
+const CALIBRATION_LISTENERS: usize = 400;
+/// Knots per axis in the calibration tables.
+const CALIBRATION_KNOTS: usize = 99;
 
 /// The listener-level table: per share of unknown plays, each model's
 /// Spearman and mean error against the listeners' play-weighted truth,
 /// next to the plain lookup of the artists the table knows.
-fn listener_rows(
-    full: &Knowledge,
-    knowledge: &Knowledge,
-    models: &[(&str, Arc<dyn MoodModel>)],
-    auto_without_embedding: Option<Arc<dyn MoodModel>>,
-) -> Res<String> {
-    fn measured(a: &spotifyart_core::mood::knowledge::ArtistFacts) -> Option<(&str, (f32, f32))> {
-        a.measured.map(|m| (a.name.as_str(), m))
-    }
-    let known: Vec<_> = full
-        .artists()
-        .iter()
-        .filter(|a| !held_out(&a.name))
-        .filter_map(measured)
-        .collect();
-    let unknown_pool: Vec<_> = full
-        .artists()
-        .iter()
-        .filter(|a| held_out(&a.name))
-        .filter_map(measured)
-        .collect();
-    let mut rows: Vec<(String, Arc<dyn MoodModel>)> = models
-        .iter()
-        .filter(|(name, _)| *name != "features")
-        .map(|(name, m)| {
-            let label = if *name == "auto" && auto_without_embedding.is_some() {
-                "auto (embedding weights present)".to_string()
-            } else {
-                name.to_string()
-            };
-            (label, Arc::clone(m))
-        })
-        .collect();
-    if let Some(auto) = auto_without_embedding {
-        // `auto` as it runs without the embedding weights (most users).
-        rows.push(("auto (no embedding weights)".into(), auto));
-    }
+fn listener_rows(pools: &Pools, models: &[(String, Arc<dyn MoodModel>)]) -> Res<String> {
     let mut out = format!(
         "\n**Listener by listener** ({LISTENERS} synthetic listeners per row: 3–300 artists, plays falling off as rank^-0.6 to rank^-1.4, the profile keeping the top {TOP_ARTISTS} artists by plays, names only; each artist held out with the row's probability). \
-         Truth: the listener's play-weighted measured valence and energy over all their plays. ρ: Spearman across listeners; error: mean |model − truth| on the mood plane ([-1, 1]). \
+         Truth: the listener's play-weighted measured valence and energy over all their plays. ρ: Spearman across listeners; error: mean |model − truth| on the mood plane ([-1, 1]), both on the models' raw points. \
          The lookup is the play-weighted mean of the measured means the shipped table knows (what a listener whose artists are all known should get).\n\n\
          | unknown share | model | valence ρ | energy ρ | valence error | energy error |\n|---:|---|---:|---:|---:|---:|\n"
     );
-    let mut rng = ChaCha8Rng::seed_from_u64(19);
-    for share in UNKNOWN_SHARES {
-        let people: Vec<Listener> = (0..LISTENERS)
-            .map(|_| listener(&mut rng, &known, &unknown_pool, knowledge, share))
-            .collect();
-        let tv: Vec<f32> = people.iter().map(|l| l.truth.0).collect();
-        let te: Vec<f32> = people.iter().map(|l| l.truth.1).collect();
-        let error = |xs: &[f32], truth: &[f32]| -> f64 {
-            xs.iter()
-                .zip(truth)
-                .map(|(x, t)| f64::from((x - (2.0 * t - 1.0)).abs()))
-                .sum::<f64>()
-                / xs.len() as f64
-        };
-        let mut line = |name: &str, v: Vec<f32>, a: Vec<f32>| {
+    for (share, people) in pools.population(LISTENERS, 19) {
+        let mut line = |name: &str, s: Score| {
             let row = format!(
                 "| {:.0}% | {name} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
                 share * 100.0,
-                spearman(&v, &tv),
-                spearman(&a, &te),
-                error(&v, &tv),
-                error(&a, &te)
+                s.valence_rho,
+                s.energy_rho,
+                s.valence_error,
+                s.energy_error
             );
             eprint!("{row}");
             out.push_str(&row);
         };
         if share < 1.0 {
-            line(
-                "plain lookup",
-                people.iter().map(|l| 2.0 * l.lookup.0 - 1.0).collect(),
-                people.iter().map(|l| 2.0 * l.lookup.1 - 1.0).collect(),
-            );
+            line("plain lookup", Score::of_lookup(&people));
         }
-        for (name, model) in &rows {
-            let moods: Vec<Mood> = people
-                .iter()
-                .map(|l| model.mood(&l.profile))
-                .collect::<spotifyart_core::Result<_>>()?;
+        for (name, model) in models {
             line(
                 &format!("`{name}`"),
-                moods.iter().map(|m| m.valence).collect(),
-                moods.iter().map(|m| m.arousal).collect(),
+                Score::of_model(model.as_ref(), &people)?,
             );
         }
     }
     Ok(out)
+}
+
+/// How `model`'s labels spread over a synthetic population (every share
+/// of unknown plays, another seed than the tables'): the share of the
+/// commonest label and how many labels occur.
+fn label_spread(pools: &Pools, model: &dyn MoodModel) -> Res<String> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut all = 0;
+    for (_, people) in pools.population(LISTENERS, 23) {
+        for l in &people {
+            *counts
+                .entry(model.mood(&l.profile)?.label.as_str())
+                .or_default() += 1;
+            all += 1;
+        }
+    }
+    let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+    by_count.sort_by_key(|(name, n)| (std::cmp::Reverse(*n), *name));
+    let shown: Vec<String> = by_count
+        .iter()
+        .map(|(name, n)| format!("{name} {:.0}%", 100.0 * *n as f64 / all as f64))
+        .collect();
+    Ok(format!(
+        "\nLabels over {all} synthetic listeners (`{}`, placed among listeners): {} labels; {}.\n",
+        model.name(),
+        by_count.len(),
+        shown.join(", ")
+    ))
+}
+
+/// Fits the weighing of evidence about unmeasured artists on the held-out
+/// artists (what the estimators guess without their measurements), then
+/// the calibration tables over a synthetic population, and writes both
+/// into spotifyart-core/data.
+fn fit(
+    full: &Knowledge,
+    pools: &Pools,
+    estimators: &[Arc<dyn ArtistEstimator>],
+    embedding: Option<&Arc<EmbeddingModel>>,
+) -> Res<()> {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spotifyart-core/data");
+    let held: Vec<(&str, (f32, f32))> = full
+        .artists()
+        .iter()
+        .filter(|a| held_out(&a.name))
+        .filter_map(|a| a.measured.map(|m| (a.name.as_str(), m)))
+        .collect();
+    let queries: Vec<ArtistQuery> = held
+        .iter()
+        .map(|(name, _)| ArtistQuery { name, genres: &[] })
+        .collect();
+    let mut guesses: Vec<Vec<(Evidence, (f32, f32))>> = vec![Vec::new(); held.len()];
+    for e in estimators {
+        let t = Instant::now();
+        for (slot, g) in e.estimate(&queries)?.into_iter().enumerate() {
+            if let Some((p, _)) = g {
+                guesses[slot].push((e.evidence(), p));
+            }
+        }
+        eprintln!(
+            "{:?} guesses for {} artists in {:.1} s",
+            e.evidence(),
+            held.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let samples: Vec<((f32, f32), Vec<(Evidence, (f32, f32))>)> =
+        held.iter().map(|(_, m)| *m).zip(guesses).collect();
+    // Two halves by name length: fitted on one, scored on the other, to
+    // show what fitting on the evaluated artists gains (little: a handful
+    // of coefficients over thousands of artists).
+    let (a, b): (Vec<usize>, Vec<usize>) =
+        (0..samples.len()).partition(|&i| held[i].0.len() % 2 == 0);
+    let pick = |idx: &[usize]| idx.iter().map(|&i| samples[i].clone()).collect::<Vec<_>>();
+    let rmse = |fit: &EvidenceFit, idx: &[usize]| {
+        let (mut v, mut e) = (0.0f64, 0.0f64);
+        for &i in idx {
+            let (t, g) = &samples[i];
+            let p = fit
+                .estimate(&[Evidence::Genres, Evidence::Embedding], g)
+                .point;
+            v += f64::from(p.0 - t.0).powi(2);
+            e += f64::from(p.1 - t.1).powi(2);
+        }
+        let n = idx.len().max(1) as f64;
+        ((v / n).sqrt(), (e / n).sqrt())
+    };
+    let fitted = EvidenceFit::fit(&samples, 200);
+    let on_a = EvidenceFit::fit(&pick(&a), 100);
+    eprintln!(
+        "held-out artists' RMSE on half B: fitted on half A {:?}, fitted on all {:?}",
+        rmse(&on_a, &b),
+        rmse(&fitted, &b)
+    );
+    std::fs::write(
+        data.join("evidence_fit.json"),
+        serde_json::to_string_pretty(&fitted)? + "\n",
+    )?;
+    eprintln!("wrote evidence_fit.json: {fitted:?}");
+
+    // Calibration: each model's raw points over a population mixing every
+    // share of unknown plays; `features` stands for measured features,
+    // whose listeners' points are the truth itself. `auto` is placed by
+    // the table of `auto` as most users run it (no embedding weights).
+    let knowledge = Arc::new(pools.knowledge().clone());
+    let auto = AutoModel::new(Arc::clone(&knowledge), fitted)
+        .with_estimator(Arc::new(GenreModel::new(Arc::clone(&knowledge))));
+    let people: Vec<_> = pools
+        .population(CALIBRATION_LISTENERS, 2026)
+        .into_iter()
+        .flat_map(|(_, p)| p)
+        .collect();
+    let mut models: Vec<(&str, Arc<dyn MoodModel>)> = vec![
+        ("genres", Arc::new(GenreModel::new(Arc::clone(&knowledge)))),
+        ("auto", Arc::new(auto)),
+    ];
+    if let Some(e) = embedding {
+        models.push(("embedding", Arc::clone(e) as Arc<dyn MoodModel>));
+    }
+    let mut calibration = Calibration {
+        listeners: people.len(),
+        ..Default::default()
+    };
+    for (name, model) in models {
+        let points: Vec<(f32, f32)> = people
+            .iter()
+            .map(|l| {
+                model
+                    .mood(&l.profile)
+                    .map(|m| (m.raw.valence, m.raw.arousal))
+            })
+            .collect::<spotifyart_core::Result<_>>()?;
+        calibration
+            .models
+            .insert(name.to_string(), Quantiles::of(&points, CALIBRATION_KNOTS));
+    }
+    let truth: Vec<(f32, f32)> = people
+        .iter()
+        .map(|l| (2.0 * l.truth.0 - 1.0, 2.0 * l.truth.1 - 1.0))
+        .collect();
+    calibration
+        .models
+        .insert("features".into(), Quantiles::of(&truth, CALIBRATION_KNOTS));
+    let mut json = serde_json::to_string(&calibration)?;
+    json.push('\n');
+    std::fs::write(data.join("mood_calibration.json"), json)?;
+    eprintln!("wrote mood_calibration.json ({} listeners)", people.len());
+    Ok(())
 }
 
 /// What share of each sample export's plays (its top artists, all time)
@@ -341,18 +316,20 @@ fn matched_plays(full: &Knowledge) -> Res<String> {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (write, listeners_only) = match args.as_slice() {
-        [] => (None, false),
-        [flag] if flag == "--listeners" => (None, true),
-        [flag, file] if flag == "--write" => (Some(PathBuf::from(file)), false),
-        _ => return Err("usage: mood_eval [--write FILE | --listeners]".into()),
+    let (write, listeners_only, fitting) = match args.as_slice() {
+        [] => (None, false, false),
+        [flag] if flag == "--listeners" => (None, true, false),
+        [flag] if flag == "--fit" => (None, false, true),
+        [flag, file] if flag == "--write" => (Some(PathBuf::from(file)), false, false),
+        _ => return Err("usage: mood_eval [--write FILE | --listeners | --fit]".into()),
     };
     let t = Instant::now();
     let full = Knowledge::builtin();
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     // The models see the held-out artists' names and genres, never their
     // measurements (the shipped genre table is fitted without them).
-    let knowledge = Arc::new(full.without_measurements(|a| held_out(&a.name)));
+    let pools = Pools::new(&full);
+    let knowledge = Arc::new(pools.knowledge().clone());
     let cases: Vec<Case> = full
         .artists()
         .iter()
@@ -373,7 +350,8 @@ fn main() -> Res<()> {
         .collect();
     eprintln!("{} held-out artists", cases.len());
 
-    let genres: Arc<dyn MoodModel> = Arc::new(GenreModel::new(Arc::clone(&knowledge)));
+    let genre_model = Arc::new(GenreModel::new(Arc::clone(&knowledge)));
+    let genres: Arc<dyn MoodModel> = Arc::clone(&genre_model) as Arc<dyn MoodModel>;
     let embedding: Option<Arc<EmbeddingModel>> =
         match spotifyart_diffusion::embedding::test_assets_dir() {
             Some(dir) => Some(Arc::new(EmbeddingModel::new(
@@ -390,28 +368,22 @@ fn main() -> Res<()> {
                 None
             }
         };
-    let mut auto = AutoModel::new(vec![
-        Member {
-            model: Arc::new(FeaturesModel),
-            reliability: reliability::FEATURES,
-        },
-        Member {
-            model: Arc::clone(&genres),
-            reliability: reliability::GENRES,
-        },
-        Member {
-            model: Arc::new(BehaviourModel),
-            reliability: reliability::BEHAVIOUR,
-        },
-    ]);
-    let auto_without_embedding: Option<Arc<dyn MoodModel>> = embedding
-        .as_ref()
-        .map(|_| Arc::new(auto.clone()) as Arc<dyn MoodModel>);
+    let mut estimators: Vec<Arc<dyn ArtistEstimator>> = vec![genre_model];
     if let Some(e) = &embedding {
-        auto = auto.with_member(Member {
-            model: Arc::clone(e) as Arc<dyn MoodModel>,
-            reliability: reliability::EMBEDDING,
-        });
+        estimators.push(Arc::clone(e) as Arc<dyn ArtistEstimator>);
+    }
+    if fitting {
+        return fit(&full, &pools, &estimators, embedding.as_ref());
+    }
+    // `auto` as main builds it: genres guess unknown artists, and the
+    // embedding model too where its weights are present.
+    let mut auto = AutoModel::new(Arc::clone(&knowledge), EvidenceFit::builtin());
+    let mut auto_without_embedding = None;
+    for (i, e) in estimators.iter().enumerate() {
+        if i + 1 == estimators.len() && embedding.is_some() {
+            auto_without_embedding = Some(Arc::new(auto.clone()) as Arc<dyn MoodModel>);
+        }
+        auto = auto.with_estimator(Arc::clone(e));
     }
     let mut models: Vec<(&str, Arc<dyn MoodModel>)> = vec![
         ("features", Arc::new(FeaturesModel)),
@@ -422,14 +394,27 @@ fn main() -> Res<()> {
     }
     let auto: Arc<dyn MoodModel> = Arc::new(auto);
     models.push(("auto", Arc::clone(&auto)));
+    let mut listener_models: Vec<(String, Arc<dyn MoodModel>)> = models
+        .iter()
+        .filter(|(name, _)| *name != "features")
+        .map(|(name, m)| {
+            let label = match (*name, &auto_without_embedding) {
+                ("auto", Some(_)) => "auto (embedding weights present)".to_string(),
+                _ => name.to_string(),
+            };
+            (label, Arc::clone(m))
+        })
+        .collect();
+    if let Some(plain) = &auto_without_embedding {
+        listener_models.push(("auto (no embedding weights)".into(), Arc::clone(plain)));
+    }
 
     if listeners_only {
         // The listener table alone (a minute rather than ten), for trying
         // changes to the combination.
-        print!(
-            "{}",
-            listener_rows(&full, &knowledge, &models, auto_without_embedding)?
-        );
+        print!("{}", listener_rows(&pools, &listener_models)?);
+        let plain = auto_without_embedding.as_ref().unwrap_or(&auto);
+        print!("{}", label_spread(&pools, plain.as_ref())?);
         return Ok(());
     }
 
@@ -534,7 +519,11 @@ fn main() -> Res<()> {
         None => (None, None),
     };
 
-    let listeners = listener_rows(&full, &knowledge, &models, auto_without_embedding)?;
+    let listeners = listener_rows(&pools, &listener_models)?;
+    let spread = label_spread(
+        &pools,
+        auto_without_embedding.as_ref().unwrap_or(&auto).as_ref(),
+    )?;
     let matched = matched_plays(&full)?;
 
     let mut table = String::new();
@@ -563,6 +552,7 @@ fn main() -> Res<()> {
         warm_ms.map_or("n/a".into(), |ms| format!("{ms:.1} ms")),
     ));
     table.push_str(&listeners);
+    table.push_str(&spread);
     table.push_str(&matched);
     print!("{table}");
     if let Some(file) = write {

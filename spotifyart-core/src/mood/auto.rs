@@ -1,103 +1,160 @@
-//! `auto`: every model whose signals the profile has, combined by how much
-//! each can be trusted.
+//! `auto`: the mood of everything someone plays, judged artist by artist
+//! (or track by track) with the best evidence each has, then weighted by
+//! plays. A track's measured audio features count as they are; an artist
+//! whose measured means the tables know counts with them; any other artist
+//! gets the [`EvidenceFit`]'s weighing of the guesses its estimators make
+//! (genres, a name embedding), shrunk towards the typical artist by how
+//! little they proved to know, and an artist with no guess counts as the
+//! typical artist. Combining whole-listener answers instead let weak
+//! guesses pull listeners whose artists are known away from their measured
+//! means (docs/models.md, the listener table).
+//!
+//! Behaviour and cover colours stay out of the point: no public data pairs
+//! them with measured valence, so nothing shows they help. They remain
+//! models of their own; cover colours still tint `auto`'s palette.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::covers::{CoverModel, with_cover_palette};
-use super::{BehaviourModel, FeaturesModel, GenreModel, Mood, MoodModel, MoodModelExt};
+use super::covers::with_cover_palette;
+use super::evidence::{ArtistEstimator, ArtistQuery, EvidenceFit};
+use super::features::point;
+use super::{GenreModel, Knowledge, Mood, MoodModel};
 use crate::Result;
+use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal};
 
-/// Weight of the neutral point in the combination: audio features at full
-/// confidence keep ~95% of their distance from neutral, behaviour alone ~60%.
-pub const NEUTRAL_PRIOR: f32 = 0.05;
+/// Confidence of a profile whose every item is measured (audio features).
+const MEASURED: f32 = 1.0;
+/// Certainty of an artist known by its table means: other people's plays
+/// of its tracks, not necessarily this listener's.
+const KNOWN: f32 = 0.9;
 
-/// One model inside [`AutoModel`].
-#[derive(Clone, Debug)]
-pub struct Member {
-    /// The model.
-    pub model: Arc<dyn MoodModel>,
-    /// How reliable the model proved, in [0, 1] (audio features = 1, the
-    /// reference every other model is measured against).
-    pub reliability: f32,
-}
-
-/// Weighted combination: each member's point counts with
-/// `reliability × confidence`, against a small prior weight at neutral, so
-/// weak evidence alone moves the mood only part of the way; the combined
-/// confidence is `1 − Π(1 − reliability × confidence)` (independent evidence
-/// adds up but never exceeds 1). With no usable member, the neutral mood.
+/// See the module docs.
 #[derive(Clone, Debug)]
 pub struct AutoModel {
-    members: Vec<Member>,
-    signals: Vec<Signal>,
-}
-
-impl AutoModel {
-    /// A combination of `members`.
-    pub fn new(members: Vec<Member>) -> Self {
-        let mut signals: Vec<Signal> = members
-            .iter()
-            .flat_map(|m| m.model.signals().iter().copied())
-            .collect();
-        signals.sort();
-        signals.dedup();
-        Self { members, signals }
-    }
-
-    /// The members, for inspection.
-    pub fn members(&self) -> &[Member] {
-        &self.members
-    }
-
-    /// The same combination with one more member (the embedding model,
-    /// which lives in spotifyart-diffusion, joins this way).
-    pub fn with_member(mut self, member: Member) -> Self {
-        self.members.push(member);
-        Self::new(self.members)
-    }
-}
-
-/// How reliable each model proved on held-out artists (docs/models.md,
-/// `mood_eval`): the mean of its Spearman correlations with measured
-/// valence and energy, relative to the audio-feature model's.
-pub mod reliability {
-    /// Measured audio features: the reference.
-    pub const FEATURES: f32 = 1.0;
-    /// Genre and artist tables.
-    pub const GENRES: f32 = 0.51;
-    /// Text embeddings of names.
-    pub const EMBEDDING: f32 = 0.38;
-    /// Listening behaviour (a heuristic; not measurable on the dataset).
-    pub const BEHAVIOUR: f32 = 0.25;
-    /// Cover colours (a heuristic; no public data pairs covers with
-    /// measured valence).
-    pub const COVERS: f32 = 0.15;
+    knowledge: Arc<Knowledge>,
+    fit: EvidenceFit,
+    estimators: Vec<Arc<dyn ArtistEstimator>>,
 }
 
 impl Default for AutoModel {
-    /// Audio features, the genre/artist tables and behaviour, each at the
-    /// reliability it measured (see [`reliability`]).
+    /// The built-in tables and fit, guessing unknown artists by genres.
     fn default() -> Self {
-        AutoModel::new(vec![
-            Member {
-                model: Arc::new(FeaturesModel),
-                reliability: reliability::FEATURES,
-            },
-            Member {
-                model: Arc::new(GenreModel::default()),
-                reliability: reliability::GENRES,
-            },
-            Member {
-                model: Arc::new(CoverModel),
-                reliability: reliability::COVERS,
-            },
-            Member {
-                model: Arc::new(BehaviourModel),
-                reliability: reliability::BEHAVIOUR,
-            },
-        ])
+        let knowledge = Knowledge::builtin();
+        AutoModel::new(Arc::clone(&knowledge), EvidenceFit::builtin())
+            .with_estimator(Arc::new(GenreModel::new(knowledge)))
     }
+}
+
+/// One thing someone plays, with its share of their listening.
+struct Item<'a> {
+    weight: f32,
+    credit: String,
+    genres: &'a [String],
+    /// The point its audio features give, on the plane.
+    features: Option<(f32, f32)>,
+}
+
+impl AutoModel {
+    /// Measured means from `knowledge`, unknown artists weighed by `fit`;
+    /// no estimators yet.
+    pub fn new(knowledge: Arc<Knowledge>, fit: EvidenceFit) -> Self {
+        AutoModel {
+            knowledge,
+            fit,
+            estimators: Vec::new(),
+        }
+    }
+
+    /// The same model guessing unknown artists with one more estimator too
+    /// (the embedding model joins this way when its weights are present).
+    pub fn with_estimator(mut self, estimator: Arc<dyn ArtistEstimator>) -> Self {
+        self.estimators.push(estimator);
+        self
+    }
+
+    /// The estimators, for inspection.
+    pub fn estimators(&self) -> &[Arc<dyn ArtistEstimator>] {
+        &self.estimators
+    }
+
+    /// Tracks when any carries audio features (each measured one counts as
+    /// it is), else artists, else the tracks' credits.
+    fn items<'a>(&self, profile: &'a ListeningProfile) -> Vec<Item<'a>> {
+        let tracks = profile.weighted_tracks();
+        let features = |t: &crate::profile::TrackStat| t.audio_features.as_ref().map(point);
+        if tracks.iter().any(|(t, _)| t.audio_features.is_some()) {
+            return tracks
+                .into_iter()
+                .map(|(t, w)| Item {
+                    weight: w,
+                    credit: t.artists.join(", "),
+                    genres: &t.genres,
+                    features: features(t),
+                })
+                .collect();
+        }
+        let artists = profile.weighted_artists();
+        if artists.is_empty() {
+            return tracks
+                .into_iter()
+                .map(|(t, w)| Item {
+                    weight: w,
+                    credit: t.artists.join(", "),
+                    genres: &t.genres,
+                    features: None,
+                })
+                .collect();
+        }
+        // The API puts artist genres on tracks too.
+        let mut track_genres: HashMap<String, &'a [String]> = HashMap::new();
+        for (t, _) in &tracks {
+            if !t.genres.is_empty() {
+                track_genres
+                    .entry(normalize_name(t.primary_artist()))
+                    .or_insert(&t.genres);
+            }
+        }
+        artists
+            .into_iter()
+            .map(|(a, w)| Item {
+                weight: w,
+                credit: a.name.clone(),
+                genres: if a.genres.is_empty() {
+                    track_genres
+                        .get(&normalize_name(&a.name))
+                        .copied()
+                        .unwrap_or(&[])
+                } else {
+                    &a.genres
+                },
+                features: None,
+            })
+            .collect()
+    }
+
+    /// The measured means of the credited artists the tables know.
+    fn measured(&self, credit: &str) -> Option<(f32, f32)> {
+        let known: Vec<(f32, f32)> = self
+            .knowledge
+            .artists_in(credit)
+            .into_iter()
+            .filter_map(|a| a.measured)
+            .collect();
+        (!known.is_empty()).then(|| {
+            let n = known.len() as f32;
+            let (v, e) = known
+                .iter()
+                .fold((0.0, 0.0), |(v, e), p| (v + p.0, e + p.1));
+            (v / n, e / n)
+        })
+    }
+}
+
+/// Spotify's [0, 1] scales on the [-1, 1] plane.
+fn plane((v, e): (f32, f32)) -> (f32, f32) {
+    (2.0 * v - 1.0, 2.0 * e - 1.0)
 }
 
 impl MoodModel for AutoModel {
@@ -106,33 +163,76 @@ impl MoodModel for AutoModel {
     }
 
     fn signals(&self) -> &[Signal] {
-        &self.signals
+        &[Signal::AudioFeatures, Signal::Genres, Signal::Names]
     }
 
     fn mood(&self, profile: &ListeningProfile) -> Result<Mood> {
-        let (mut v, mut a, mut wsum) = (0.0f32, 0.0f32, 0.0f32);
-        let mut doubt = 1.0f32;
-        let mut used = Vec::new();
-        for member in &self.members {
-            if !member.model.can_use(profile) {
-                continue;
+        let items = self.items(profile);
+        // (point on the plane, certainty, signals) per item; unknown ones
+        // filled below.
+        let mut points: Vec<Option<((f32, f32), f32, Vec<Signal>)>> = items
+            .iter()
+            .map(|item| match (item.features, self.measured(&item.credit)) {
+                (Some(p), _) => Some((p, MEASURED, vec![Signal::AudioFeatures])),
+                (None, Some(p)) => Some((plane(p), KNOWN, vec![Signal::Names])),
+                (None, None) => None,
+            })
+            .collect();
+        let unknown: Vec<usize> = (0..items.len()).filter(|&i| points[i].is_none()).collect();
+        let queries: Vec<ArtistQuery<'_>> = unknown
+            .iter()
+            .map(|&i| ArtistQuery {
+                name: &items[i].credit,
+                genres: items[i].genres,
+            })
+            .collect();
+        let mut guesses = vec![Vec::new(); unknown.len()];
+        let mut guess_signals = vec![Vec::new(); unknown.len()];
+        if !queries.is_empty() {
+            for estimator in &self.estimators {
+                for (slot, guess) in estimator.estimate(&queries)?.into_iter().enumerate() {
+                    if let Some((p, signal)) = guess {
+                        guesses[slot].push((estimator.evidence(), p));
+                        guess_signals[slot].push(signal);
+                    }
+                }
             }
-            let m = member.model.mood(profile)?;
-            let w = member.reliability * m.confidence;
-            if w <= 0.0 || m.signals.is_empty() {
+        }
+        let present: Vec<_> = self.estimators.iter().map(|e| e.evidence()).collect();
+        for (slot, &i) in unknown.iter().enumerate() {
+            let estimate = self.fit.estimate(&present, &guesses[slot]);
+            points[i] = Some((
+                plane(estimate.point),
+                KNOWN * estimate.certainty,
+                std::mem::take(&mut guess_signals[slot]),
+            ));
+        }
+        let (mut v, mut e, mut total, mut sure) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let (mut evidenced, mut used) = (0usize, Vec::new());
+        for (item, point) in items.iter().zip(points) {
+            let Some(((pv, pe), certainty, signals)) = point else {
                 continue;
+            };
+            v += item.weight * pv;
+            e += item.weight * pe;
+            total += item.weight;
+            sure += item.weight * certainty;
+            if certainty > 0.0 && !signals.is_empty() {
+                evidenced += 1;
+                used.extend(signals);
             }
-            v += w * m.valence;
-            a += w * m.arousal;
-            wsum += w;
-            doubt *= 1.0 - w.min(1.0);
-            used.extend(m.signals);
         }
-        if wsum <= 0.0 {
-            return Ok(Mood::neutral(self.name()));
+        if evidenced == 0 || total <= 0.0 {
+            return Ok(with_cover_palette(Mood::neutral(self.name()), profile));
         }
-        let denom = wsum + NEUTRAL_PRIOR;
-        let mood = Mood::new(v / denom, a / denom, 1.0 - doubt, used, self.name());
+        let support = 1.0 - (-(evidenced as f32) / 4.0).exp();
+        let mood = Mood::new(
+            v / total,
+            e / total,
+            sure / total * support,
+            used,
+            self.name(),
+        );
         // Cover colours, where the caller read them, colour the palette.
         Ok(with_cover_palette(mood, profile))
     }
@@ -214,25 +314,24 @@ mod tests {
             let (features, genres, known, behaviour, covers) = (on(0), on(1), on(2), on(3), on(4));
             let p = profile(features, genres, known, behaviour, covers);
             let m = auto.mood(&p).unwrap();
-            let want: Vec<Signal> = [
-                (features, Signal::AudioFeatures),
-                (genres, Signal::Genres),
-                (known && !genres, Signal::Names),
-                (behaviour, Signal::PlayTimes),
-                (behaviour, Signal::Skips),
-                (covers, Signal::Covers),
-            ]
-            .into_iter()
-            .filter_map(|(on, s)| on.then_some(s))
-            .collect();
-            let mut want = want;
-            want.sort();
+            // The best evidence the one item has; behaviour and covers
+            // never decide the point.
+            let want = if features {
+                vec![Signal::AudioFeatures]
+            } else if known {
+                vec![Signal::Names]
+            } else if genres {
+                vec![Signal::Genres]
+            } else {
+                Vec::new()
+            };
             assert_eq!(m.signals, want, "mask {mask:05b}: {m:?}");
             for s in &m.signals {
                 assert!(p.has(*s), "mask {mask:05b}: used {s} the profile lacks");
             }
             if want.is_empty() {
-                assert_eq!(m, Mood::neutral("auto"), "mask {mask:05b}");
+                assert_eq!(m.confidence, 0.0, "mask {mask:05b}");
+                assert_eq!(m.label, crate::mood::MoodLabel::Balanced, "mask {mask:05b}");
             } else {
                 assert!(m.confidence > 0.0, "mask {mask:05b}: {m:?}");
             }
@@ -242,24 +341,38 @@ mod tests {
                 covers,
                 "mask {mask:05b}"
             );
-            // Measured features dominate whatever else is there.
+            // Measured features count as they are.
             if features {
-                assert!(m.valence > 0.35, "mask {mask:05b}: {m:?}");
+                assert!(m.raw.valence > 0.75, "mask {mask:05b}: {m:?}");
             }
         }
     }
 
     #[test]
-    fn more_evidence_means_more_confidence() {
+    fn better_evidence_means_more_confidence() {
         let auto = AutoModel::default();
-        let names = auto
+        let guessed = auto
+            .mood(&profile(false, true, false, false, false))
+            .unwrap();
+        let known = auto
             .mood(&profile(false, false, true, false, false))
             .unwrap();
-        let names_behaviour = auto
-            .mood(&profile(false, false, true, true, false))
+        let measured = auto.mood(&profile(true, true, true, true, true)).unwrap();
+        assert!(
+            known.confidence > guessed.confidence,
+            "{known:?} {guessed:?}"
+        );
+        assert!(measured.confidence > known.confidence);
+    }
+
+    #[test]
+    fn a_known_artist_counts_with_its_measured_means() {
+        let k = Knowledge::builtin();
+        let abba = k.artist("ABBA").and_then(|a| a.measured).unwrap();
+        let m = AutoModel::default()
+            .mood(&profile(false, true, true, false, false))
             .unwrap();
-        let all = auto.mood(&profile(true, true, true, true, true)).unwrap();
-        assert!(names_behaviour.confidence > names.confidence);
-        assert!(all.confidence > names_behaviour.confidence);
+        assert!((m.raw.valence - (2.0 * abba.0 - 1.0)).abs() < 1e-5, "{m:?}");
+        assert!((m.raw.arousal - (2.0 * abba.1 - 1.0)).abs() < 1e-5, "{m:?}");
     }
 }

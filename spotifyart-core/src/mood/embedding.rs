@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
+use super::evidence::{ArtistEstimator, ArtistQuery, Evidence, Guess};
 use super::{Mood, MoodModel};
 use crate::profile::{ListeningProfile, Signal};
 use crate::{Error, Result};
@@ -165,6 +166,24 @@ impl EmbeddingModel {
     /// Entries in the cache.
     pub fn cached(&self) -> usize {
         self.cache.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+impl ArtistEstimator for EmbeddingModel {
+    fn evidence(&self) -> Evidence {
+        Evidence::Embedding
+    }
+
+    /// The head on the credited name alone: what the evidence fit weighed
+    /// (the dataset has names, not titles).
+    fn estimate(&self, artists: &[ArtistQuery<'_>]) -> Result<Vec<Option<Guess>>> {
+        let names: Vec<&str> = artists.iter().map(|a| a.name.trim()).collect();
+        let points = self.points(&names)?;
+        Ok(names
+            .iter()
+            .zip(points)
+            .map(|(name, p)| (!name.is_empty()).then_some((p, Signal::Names)))
+            .collect())
     }
 }
 

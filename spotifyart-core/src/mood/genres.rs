@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::evidence::{ArtistEstimator, ArtistQuery, Evidence, Guess};
 use super::knowledge::{ArtistFacts, Knowledge};
 use super::{Mood, MoodModel, PointMean};
 use crate::Result;
@@ -71,6 +72,29 @@ impl GenreModel {
         from_profile.map(|p| (p, Signal::Genres))
     }
 
+    /// Valence and energy in [0, 1] from genres alone, never an artist's
+    /// measured means: the profile's `genres` when it has them, otherwise
+    /// the table's genres of the credited name(s). `auto`'s guess for an
+    /// artist the tables have not measured.
+    pub fn genre_point(&self, credit: &str, genres: &[String]) -> Option<((f32, f32), Signal)> {
+        if let Some(p) = self.mean_of(genres.iter().filter_map(|g| self.knowledge.genre(g))) {
+            return Some((p, Signal::Genres));
+        }
+        let parts: Vec<(f32, f32)> = self
+            .knowledge
+            .artists_in(credit)
+            .into_iter()
+            .filter_map(|a| self.genre_mean(a))
+            .collect();
+        (!parts.is_empty()).then(|| {
+            let n = parts.len() as f32;
+            let (v, e) = parts
+                .iter()
+                .fold((0.0, 0.0), |(v, e), (pv, pe)| (v + pv, e + pe));
+            ((v / n, e / n), Signal::Names)
+        })
+    }
+
     fn genre_mean(&self, artist: &ArtistFacts) -> Option<(f32, f32)> {
         self.mean_of(
             artist
@@ -97,6 +121,19 @@ impl GenreModel {
             }
         }
         (w > 0.0).then(|| (v / w, e / w))
+    }
+}
+
+impl ArtistEstimator for GenreModel {
+    fn evidence(&self) -> Evidence {
+        Evidence::Genres
+    }
+
+    fn estimate(&self, artists: &[ArtistQuery<'_>]) -> Result<Vec<Option<Guess>>> {
+        Ok(artists
+            .iter()
+            .map(|a| self.genre_point(a.name, a.genres))
+            .collect())
     }
 }
 

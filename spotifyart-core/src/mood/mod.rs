@@ -8,9 +8,11 @@
 
 mod auto;
 mod behaviour;
+pub mod calibration;
 pub mod circumplex;
 pub mod covers;
 mod embedding;
+pub mod evidence;
 mod features;
 mod genres;
 pub mod knowledge;
@@ -21,11 +23,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use auto::{AutoModel, Member, reliability};
+pub use auto::AutoModel;
 pub use behaviour::BehaviourModel;
+pub use calibration::Calibration;
 pub use circumplex::{MoodLabel, Rgb, Swatch};
 pub use covers::CoverModel;
 pub use embedding::{EmbeddingModel, MoodHead, TextEmbedder};
+pub use evidence::{ArtistEstimator, EvidenceFit};
 pub use features::FeaturesModel;
 pub use genres::GenreModel;
 pub use knowledge::Knowledge;
@@ -36,11 +40,17 @@ use crate::profile::{ListeningProfile, Signal, TimeRange};
 
 /// Where someone's listening sits emotionally.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredMood")]
 pub struct Mood {
-    /// Negative (sad, angry) to positive (happy), in [-1, 1].
+    /// Negative (sad, angry) to positive (happy), in [-1, 1]: where this
+    /// listener stands among listeners (twice their percentile minus one,
+    /// see [`calibration`]). The label, palette, plot and prompt follow it.
     pub valence: f32,
-    /// Calm to excited, in [-1, 1].
+    /// Calm to excited, in [-1, 1], placed the same way.
     pub arousal: f32,
+    /// The model's own estimate before placing it among listeners: Spotify's
+    /// valence and energy scales mapped to [-1, 1].
+    pub raw: RawPoint,
     /// How much the model trusts this point, in [0, 1]; 0 means "no signal,
     /// neutral by default".
     pub confidence: f32,
@@ -58,9 +68,56 @@ pub struct Mood {
     pub model: String,
 }
 
+/// A model's estimate on the mood plane, before calibration.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RawPoint {
+    /// Spotify's valence scale mapped to [-1, 1].
+    pub valence: f32,
+    /// Spotify's energy scale mapped to [-1, 1].
+    pub arousal: f32,
+}
+
+/// A mood as stored before moods kept their raw point (matches saved by
+/// earlier versions): the raw point is then the point itself.
+#[derive(Deserialize)]
+struct StoredMood {
+    valence: f32,
+    arousal: f32,
+    #[serde(default)]
+    raw: Option<RawPoint>,
+    confidence: f32,
+    label: MoodLabel,
+    intensity: f32,
+    palette: Vec<Swatch>,
+    descriptors: Vec<String>,
+    signals: Vec<Signal>,
+    model: String,
+}
+
+impl From<StoredMood> for Mood {
+    fn from(m: StoredMood) -> Mood {
+        Mood {
+            raw: m.raw.unwrap_or(RawPoint {
+                valence: m.valence,
+                arousal: m.arousal,
+            }),
+            valence: m.valence,
+            arousal: m.arousal,
+            confidence: m.confidence,
+            label: m.label,
+            intensity: m.intensity,
+            palette: m.palette,
+            descriptors: m.descriptors,
+            signals: m.signals,
+            model: m.model,
+        }
+    }
+}
+
 impl Mood {
-    /// A mood at `(valence, arousal)`; label, palette and words follow from
-    /// the point. Inputs are clamped to the plane.
+    /// A mood whose model estimated `(valence, arousal)`, placed among
+    /// listeners by the built-in [`Calibration`]; label, palette and words
+    /// follow from the placed point. Inputs are clamped to the plane.
     pub fn new(
         valence: f32,
         arousal: f32,
@@ -68,6 +125,7 @@ impl Mood {
         signals: Vec<Signal>,
         model: impl Into<String>,
     ) -> Mood {
+        let model = model.into();
         let clean = |x: f32| {
             if x.is_finite() {
                 x.clamp(-1.0, 1.0)
@@ -75,7 +133,11 @@ impl Mood {
                 0.0
             }
         };
-        let (valence, arousal) = (clean(valence), clean(arousal));
+        let raw = RawPoint {
+            valence: clean(valence),
+            arousal: clean(arousal),
+        };
+        let (valence, arousal) = Calibration::builtin().standing(&model, raw.valence, raw.arousal);
         let label = MoodLabel::of(valence, arousal);
         let mut signals = signals;
         signals.sort();
@@ -83,6 +145,7 @@ impl Mood {
         Mood {
             valence,
             arousal,
+            raw,
             confidence: if confidence.is_finite() {
                 confidence.clamp(0.0, 1.0)
             } else {
@@ -93,23 +156,35 @@ impl Mood {
             palette: circumplex::palette(valence, arousal),
             descriptors: label.descriptors().iter().map(|s| s.to_string()).collect(),
             signals,
-            model: model.into(),
+            model,
         }
     }
 
     /// The neutral mood a model returns when the profile has none of the
     /// signals it needs: the origin, confidence 0, no signals used.
     pub fn neutral(model: impl Into<String>) -> Mood {
-        Mood::new(0.0, 0.0, 0.0, Vec::new(), model)
+        let mut m = Mood::new(0.0, 0.0, 0.0, Vec::new(), model);
+        (m.valence, m.arousal) = (0.0, 0.0);
+        m.label = MoodLabel::of(0.0, 0.0);
+        m.intensity = 0.0;
+        m.palette = circumplex::palette(0.0, 0.0);
+        m.descriptors = m
+            .label
+            .descriptors()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        m
     }
 
-    /// Euclidean distance on the plane, in [0, 2√2].
+    /// Euclidean distance between the two placed points, in [0, 2√2]: how
+    /// far apart two people stand among listeners.
     pub fn distance(&self, other: &Mood) -> f32 {
         (self.valence - other.valence).hypot(self.arousal - other.arousal)
     }
 
-    /// The mood between two people: a confidence-weighted point on the
-    /// segment between them (each keeps a floor weight, so a no-signal mood
+    /// The mood between two people: a confidence-weighted raw point on the
+    /// segment between their raw points, placed like any mood (each keeps a floor weight, so a no-signal mood
     /// still pulls). Symmetric.
     pub fn blend(a: &Mood, b: &Mood) -> Mood {
         let wa = a.confidence.max(0.1);
@@ -128,8 +203,8 @@ impl Mood {
             format!("{x}+{y}")
         };
         Mood::new(
-            a.valence + (b.valence - a.valence) * t,
-            a.arousal + (b.arousal - a.arousal) * t,
+            a.raw.valence + (b.raw.valence - a.raw.valence) * t,
+            a.raw.arousal + (b.raw.arousal - a.raw.arousal) * t,
             (a.confidence + b.confidence) / 2.0,
             signals,
             model,
@@ -260,17 +335,21 @@ mod tests {
         let b = Mood::new(-0.6, -0.4, 0.3, vec![Signal::Skips], "behaviour");
         let ab = Mood::blend(&a, &b);
         let ba = Mood::blend(&b, &a);
-        assert!((ab.valence - ba.valence).abs() < 1e-6);
-        assert!((ab.arousal - ba.arousal).abs() < 1e-6);
-        assert_eq!(ab.model, ba.model);
-        assert!(ab.valence < a.valence && ab.valence > b.valence);
-        assert!(ab.arousal < a.arousal && ab.arousal > b.arousal);
+        assert!((ab.raw.valence - ba.raw.valence).abs() < 1e-6);
+        assert!((ab.raw.arousal - ba.raw.arousal).abs() < 1e-6);
+        assert_eq!((ab.label, &ab.model), (ba.label, &ba.model));
+        let (p, q, r) = (a.raw, b.raw, ab.raw);
+        assert!(r.valence < p.valence && r.valence > q.valence);
+        assert!(r.arousal < p.arousal && r.arousal > q.arousal);
         // The more confident mood pulls harder.
-        assert!(ab.valence > 0.0);
-        let d = a.distance(&b);
-        assert!(
-            (ab.distance(&a) + ab.distance(&b) - d).abs() < 1e-5,
-            "on the segment"
-        );
+        assert!(r.valence > 0.0);
+        let d = |x: RawPoint, y: RawPoint| (x.valence - y.valence).hypot(x.arousal - y.arousal);
+        assert!((d(r, p) + d(r, q) - d(p, q)).abs() < 1e-5, "on the segment");
+        // Two moods of one model blend into a point placed between theirs.
+        let c = Mood::new(-0.2, 0.1, 0.5, vec![Signal::Names], "auto");
+        let e = Mood::new(0.1, -0.3, 0.5, vec![Signal::Names], "auto");
+        let ce = Mood::blend(&c, &e);
+        assert!(ce.valence >= c.valence.min(e.valence) && ce.valence <= c.valence.max(e.valence));
+        assert!(ce.arousal >= c.arousal.min(e.arousal) && ce.arousal <= c.arousal.max(e.arousal));
     }
 }

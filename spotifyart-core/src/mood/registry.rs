@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use super::{
-    AutoModel, BehaviourModel, CoverModel, EmbeddingModel, FeaturesModel, GenreModel, Member,
-    MoodModel, TextEmbedder, reliability,
+    AutoModel, BehaviourModel, CoverModel, EmbeddingModel, FeaturesModel, GenreModel, MoodModel,
+    TextEmbedder,
 };
 use crate::{Error, Result};
 
@@ -24,7 +24,7 @@ pub struct MoodModelEntry {
 pub const MOOD_MODELS: [MoodModelEntry; 6] = [
     MoodModelEntry {
         name: "auto",
-        about: "Every model whose signals the profile has, combined.",
+        about: "Every artist by its best evidence (measured means, genres, name embedding), weighted by plays.",
     },
     MoodModelEntry {
         name: "features",
@@ -65,10 +65,7 @@ pub fn mood_model(name: &str, embedder: Option<EmbedderLoader<'_>>) -> Result<Ar
             let auto = AutoModel::default();
             let member = embedder.map(|load| load(false).and_then(EmbeddingModel::new));
             Arc::new(match member {
-                Some(Ok(model)) => auto.with_member(Member {
-                    model: Arc::new(model),
-                    reliability: reliability::EMBEDDING,
-                }),
+                Some(Ok(model)) => auto.with_estimator(Arc::new(model)),
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "auto mood model without the embedding model");
                     auto

@@ -3,6 +3,7 @@
 
 pub mod generator;
 pub mod limiter;
+pub mod listeners;
 pub mod mood;
 mod outage;
 pub mod source;
