@@ -13,8 +13,10 @@ use spotifyart_core::profile::{ArtistStat, TimeRange};
 use spotifyart_core::testing::listeners::{Pools, Score};
 use spotifyart_core::{ListeningProfile, MoodModel};
 
-/// Listeners per share of unknown plays: enough for a stable ranking.
-const PER_SHARE: usize = 60;
+/// Listeners per share of unknown plays: with fewer, which of two close
+/// models ranks listeners better is down to chance (at 120 per share
+/// `genres` and `auto` trade places by ±0.02).
+const PER_SHARE: usize = 400;
 
 fn models(pools: &Pools) -> (AutoModel, GenreModel) {
     let knowledge = Arc::new(pools.knowledge().clone());
@@ -23,6 +25,11 @@ fn models(pools: &Pools) -> (AutoModel, GenreModel) {
         AutoModel::new(knowledge, EvidenceFit::builtin()).with_estimator(Arc::new(genres.clone()));
     (auto, genres)
 }
+
+/// Scores are compared as the docs table reports them, to three decimals:
+/// where every artist is known, `auto` and `genres` are one computation in
+/// different float orders.
+const TIE: f64 = 0.0005;
 
 #[test]
 fn auto_is_never_behind_genres_and_matches_the_lookup_when_all_is_known() {
@@ -37,7 +44,7 @@ fn auto_is_never_behind_genres_and_matches_the_lookup_when_all_is_known() {
             share * 100.0
         );
         assert!(
-            a.valence_rho >= g.valence_rho && a.energy_rho >= g.energy_rho,
+            a.valence_rho + TIE >= g.valence_rho && a.energy_rho + TIE >= g.energy_rho,
             "{:.0}% unknown: auto {a:?} behind genres {g:?}",
             share * 100.0
         );

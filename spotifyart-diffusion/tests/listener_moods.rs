@@ -14,9 +14,16 @@ use spotifyart_core::mood::{AutoModel, EmbeddingModel, EvidenceFit, GenreModel};
 use spotifyart_core::testing::listeners::{Pools, Score};
 use spotifyart_diffusion::WeightSource;
 
-/// Listeners per share: the embedding model encodes every name once, so
-/// this decides the test's time.
-const PER_SHARE: usize = 40;
+/// Listeners per share, drawn from a cut of the dataset's artists: the
+/// embedding model encodes every name once, so the cut decides the time.
+const PER_SHARE: usize = 300;
+/// Known and held-out artists the listeners are drawn from.
+const CUT: (usize, usize) = (1500, 500);
+
+/// Scores are compared as the docs table reports them, to three decimals:
+/// where every artist is known, `auto` and `genres` are one computation in
+/// different float orders.
+const TIE: f64 = 0.0005;
 
 #[test]
 fn the_embedding_model_never_makes_auto_worse() {
@@ -32,7 +39,7 @@ fn the_embedding_model_never_makes_auto_worse() {
     .unwrap();
     let embedding = Arc::new(EmbeddingModel::new(encoder).unwrap());
     let full = Knowledge::builtin();
-    let pools = Pools::new(&full);
+    let pools = Pools::new(&full).limited(CUT.0, CUT.1, 3);
     let knowledge = Arc::new(pools.knowledge().clone());
     let genres = Arc::new(GenreModel::new(Arc::clone(&knowledge)));
     let plain = AutoModel::new(knowledge, EvidenceFit::builtin()).with_estimator(genres.clone());
@@ -51,7 +58,7 @@ fn the_embedding_model_never_makes_auto_worse() {
                 share * 100.0
             );
             assert!(
-                a.valence_rho >= o.valence_rho && a.energy_rho >= o.energy_rho,
+                a.valence_rho + TIE >= o.valence_rho && a.energy_rho + TIE >= o.energy_rho,
                 "{:.0}% unknown: auto with the embedding weights {a:?} behind {name} {o:?}",
                 share * 100.0
             );

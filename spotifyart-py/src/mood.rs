@@ -223,8 +223,10 @@ impl From<CoreMood> for Mood {
 
 #[pymethods]
 impl Mood {
-    /// A mood at a point; label, palette and words follow from it. Values
-    /// outside the plane are clamped.
+    /// A mood whose model estimated this point; label, palette and words
+    /// follow from it. A model the calibration knows (`auto`, `genres`,
+    /// `embedding`, `features`) is placed among listeners; any other stands
+    /// where it is. Values outside the plane are clamped.
     #[new]
     #[pyo3(signature = (valence, arousal, confidence=1.0, signals=None, model="custom"))]
     fn new(
@@ -245,15 +247,22 @@ impl Mood {
         Ok(Self { inner })
     }
 
-    /// Negative (sad, angry) to positive (happy), in [-1, 1].
+    /// Negative (sad, angry) to positive (happy), in [-1, 1]: where this
+    /// listener stands among listeners (twice their percentile minus one).
     #[getter]
     fn valence(&self) -> f32 {
         self.inner.valence
     }
-    /// Calm to excited, in [-1, 1].
+    /// Calm to excited, in [-1, 1], placed among listeners the same way.
     #[getter]
     fn arousal(&self) -> f32 {
         self.inner.arousal
+    }
+    /// The model's own (valence, arousal) before placing it among
+    /// listeners: Spotify's valence and energy scales mapped to [-1, 1].
+    #[getter]
+    fn raw(&self) -> (f32, f32) {
+        (self.inner.raw.valence, self.inner.raw.arousal)
     }
     /// How much the model trusts this point, in [0, 1] (0: no signal).
     #[getter]

@@ -98,7 +98,7 @@ fn profile(name: &str, genres: &[String], input: Input, case: Option<&Case>) -> 
 }
 
 /// Listeners per share of plays by unknown artists, in the table.
-const LISTENERS: usize = 120;
+const LISTENERS: usize = 500;
 /// Listeners per share behind the calibration tables (another seed).
 const CALIBRATION_LISTENERS: usize = 400;
 /// Knots per axis in the calibration tables.

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -57,6 +57,18 @@ impl<'a> Pools<'a> {
             unknown: pick(true),
             lookup: full.without_measurements(|a| held_out(&a.name)),
         }
+    }
+
+    /// The same pools cut to `known` and `unknown` artists (chosen by
+    /// `seed`): listeners then share names, so a model that encodes every
+    /// name (the embedding model) scores many listeners quickly.
+    pub fn limited(mut self, known: usize, unknown: usize, seed: u64) -> Pools<'a> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for (pool, keep) in [(&mut self.known, known), (&mut self.unknown, unknown)] {
+            pool.shuffle(&mut rng);
+            pool.truncate(keep);
+        }
+        self
     }
 
     /// The tables as the models see them: held-out artists keep their names
