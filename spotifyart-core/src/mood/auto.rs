@@ -152,6 +152,9 @@ impl AutoModel {
     }
 }
 
+/// An item's point on the plane, its certainty and the signals behind it.
+type Judged = ((f32, f32), f32, Vec<Signal>);
+
 /// Spotify's [0, 1] scales on the [-1, 1] plane.
 fn plane((v, e): (f32, f32)) -> (f32, f32) {
     (2.0 * v - 1.0, 2.0 * e - 1.0)
@@ -170,7 +173,7 @@ impl MoodModel for AutoModel {
         let items = self.items(profile);
         // (point on the plane, certainty, signals) per item; unknown ones
         // filled below.
-        let mut points: Vec<Option<((f32, f32), f32, Vec<Signal>)>> = items
+        let mut points: Vec<Option<Judged>> = items
             .iter()
             .map(|item| match (item.features, self.measured(&item.credit)) {
                 (Some(p), _) => Some((p, MEASURED, vec![Signal::AudioFeatures])),

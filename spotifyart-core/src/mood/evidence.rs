@@ -35,6 +35,10 @@ pub struct ArtistQuery<'a> {
     pub genres: &'a [String],
 }
 
+/// One fitting sample: an artist's measured (valence, energy) and the
+/// guesses made without them.
+pub type Sample = ((f32, f32), Vec<(Evidence, (f32, f32))>);
+
 /// A guess at one artist: valence and energy in Spotify's [0, 1], and the
 /// signal it read.
 pub type Guess = ((f32, f32), Signal);
@@ -182,7 +186,7 @@ impl EvidenceFit {
     /// artists that end up with those guesses, when there are at least
     /// `min_artists` of them: artists without genres are obscurer ones, and
     /// a weighing fitted on everyone would misjudge them.
-    pub fn fit(samples: &[((f32, f32), Vec<(Evidence, (f32, f32))>)], min_artists: usize) -> Self {
+    pub fn fit(samples: &[Sample], min_artists: usize) -> Self {
         let n = samples.len().max(1) as f64;
         let moments = |k: usize| {
             let xs = samples
@@ -298,14 +302,15 @@ fn least_squares(x: &[&[f64]], y: &[f64]) -> Vec<f64> {
         if d.abs() < 1e-12 {
             continue;
         }
-        for j in col..=p {
-            a[col][j] /= d;
+        for x in &mut a[col][col..=p] {
+            *x /= d;
         }
-        for i in 0..p {
+        let pivot_row = a[col].clone();
+        for (i, row) in a.iter_mut().enumerate() {
             if i != col {
-                let f = a[i][col];
-                for j in col..=p {
-                    a[i][j] -= f * a[col][j];
+                let f = row[col];
+                for (x, y) in row[col..=p].iter_mut().zip(&pivot_row[col..=p]) {
+                    *x -= f * y;
                 }
             }
         }

@@ -115,7 +115,7 @@ impl<'a> Pools<'a> {
         let mut artists: Vec<(&str, (f32, f32), u32)> =
             by_name.into_iter().map(|(n, (m, p))| (n, m, p)).collect();
         artists.sort_by_key(|a| (std::cmp::Reverse(a.2), a.0));
-        let mean = |pick: &dyn Fn(&str, (f32, f32)) -> Option<(f32, f32)>| {
+        let mean = |pick: Pick<'_>| {
             let (mut v, mut e, mut w) = (0.0f64, 0.0f64, 0.0f64);
             for &(name, measured, plays) in &artists {
                 if let Some((av, ae)) = pick(name, measured) {
@@ -156,6 +156,9 @@ impl<'a> Pools<'a> {
         }
     }
 }
+
+/// Which artists a mean counts, and with what point.
+type Pick<'p> = &'p dyn Fn(&str, (f32, f32)) -> Option<(f32, f32)>;
 
 /// How close a model comes to a population's truth.
 #[derive(Clone, Copy, Debug, PartialEq)]
