@@ -44,7 +44,7 @@ fn auto_is_never_behind_genres_and_matches_the_lookup_when_all_is_known() {
             share * 100.0
         );
         assert!(
-            a.valence_rho + TIE >= g.valence_rho && a.energy_rho + TIE >= g.energy_rho,
+            a.at_least(&g, TIE),
             "{:.0}% unknown: auto {a:?} behind genres {g:?}",
             share * 100.0
         );

@@ -7,6 +7,7 @@
 
 use spotifyart_core::mood::{AutoModel, BehaviourModel, FeaturesModel, MoodLabel, model_by_name};
 use spotifyart_core::profile::{AudioFeatures, Behaviour, Signal, TrackStat};
+use spotifyart_core::testing::listeners::spearman;
 use spotifyart_core::{ListeningProfile, MoodModel, read_export};
 
 /// (artist, valence, energy, danceability, tempo, mode, acousticness, loudness)
@@ -190,23 +191,6 @@ fn artist_profile(i: usize, n: usize) -> ListeningProfile {
         .collect();
     p.normalize().unwrap();
     p
-}
-
-fn ranks(v: &[f32]) -> Vec<f32> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut r = vec![0.0; v.len()];
-    for (rank, i) in idx.into_iter().enumerate() {
-        r[i] = rank as f32;
-    }
-    r
-}
-
-fn spearman(a: &[f32], b: &[f32]) -> f32 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = a.len() as f32;
-    let d2: f32 = ra.iter().zip(&rb).map(|(x, y)| (x - y).powi(2)).sum();
-    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
 }
 
 #[test]

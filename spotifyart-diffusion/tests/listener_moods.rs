@@ -59,7 +59,7 @@ fn the_embedding_model_never_makes_auto_worse() {
                 share * 100.0
             );
             assert!(
-                a.valence_rho + TIE >= o.valence_rho && a.energy_rho + TIE >= o.energy_rho,
+                a.at_least(&o, TIE),
                 "{:.0}% unknown: auto with the embedding weights {a:?} behind {name} {o:?}",
                 share * 100.0
             );

@@ -13,15 +13,13 @@
 //! them with measured valence, so nothing shows they help. They remain
 //! models of their own; cover colours still tint `auto`'s palette.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::covers::with_cover_palette;
 use super::evidence::{ArtistEstimator, ArtistQuery, EvidenceFit};
 use super::features::point;
-use super::{GenreModel, Knowledge, Mood, MoodModel};
+use super::{GenreModel, Knowledge, Mood, MoodModel, artist_items, mean_point, plane};
 use crate::Result;
-use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal};
 
 /// Confidence of a profile whose every item is measured (audio features).
@@ -80,10 +78,9 @@ impl AutoModel {
     }
 
     /// Tracks when any carries audio features (each measured one counts as
-    /// it is), else artists, else the tracks' credits.
+    /// it is), else the artists [`artist_items`] gives.
     fn items<'a>(&self, profile: &'a ListeningProfile) -> Vec<Item<'a>> {
         let tracks = profile.weighted_tracks();
-        let features = |t: &crate::profile::TrackStat| t.audio_features.as_ref().map(point);
         if tracks.iter().any(|(t, _)| t.audio_features.is_some()) {
             return tracks
                 .into_iter()
@@ -91,44 +88,16 @@ impl AutoModel {
                     weight: w,
                     credit: t.artists.join(", "),
                     genres: &t.genres,
-                    features: features(t),
+                    features: t.audio_features.as_ref().map(point),
                 })
                 .collect();
         }
-        let artists = profile.weighted_artists();
-        if artists.is_empty() {
-            return tracks
-                .into_iter()
-                .map(|(t, w)| Item {
-                    weight: w,
-                    credit: t.artists.join(", "),
-                    genres: &t.genres,
-                    features: None,
-                })
-                .collect();
-        }
-        // The API puts artist genres on tracks too.
-        let mut track_genres: HashMap<String, &'a [String]> = HashMap::new();
-        for (t, _) in &tracks {
-            if !t.genres.is_empty() {
-                track_genres
-                    .entry(normalize_name(t.primary_artist()))
-                    .or_insert(&t.genres);
-            }
-        }
-        artists
+        artist_items(profile)
             .into_iter()
-            .map(|(a, w)| Item {
-                weight: w,
-                credit: a.name.clone(),
-                genres: if a.genres.is_empty() {
-                    track_genres
-                        .get(&normalize_name(&a.name))
-                        .copied()
-                        .unwrap_or(&[])
-                } else {
-                    &a.genres
-                },
+            .map(|a| Item {
+                weight: a.weight,
+                credit: a.credit,
+                genres: a.genres,
                 features: None,
             })
             .collect()
@@ -136,29 +105,17 @@ impl AutoModel {
 
     /// The measured means of the credited artists the tables know.
     fn measured(&self, credit: &str) -> Option<(f32, f32)> {
-        let known: Vec<(f32, f32)> = self
-            .knowledge
-            .artists_in(credit)
-            .into_iter()
-            .filter_map(|a| a.measured)
-            .collect();
-        (!known.is_empty()).then(|| {
-            let n = known.len() as f32;
-            let (v, e) = known
-                .iter()
-                .fold((0.0, 0.0), |(v, e), p| (v + p.0, e + p.1));
-            (v / n, e / n)
-        })
+        mean_point(
+            self.knowledge
+                .artists_in(credit)
+                .into_iter()
+                .filter_map(|a| a.measured),
+        )
     }
 }
 
 /// An item's point on the plane, its certainty and the signals behind it.
 type Judged = ((f32, f32), f32, Vec<Signal>);
-
-/// Spotify's [0, 1] scales on the [-1, 1] plane.
-fn plane((v, e): (f32, f32)) -> (f32, f32) {
-    (2.0 * v - 1.0, 2.0 * e - 1.0)
-}
 
 impl MoodModel for AutoModel {
     fn name(&self) -> &str {

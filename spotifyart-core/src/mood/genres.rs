@@ -4,14 +4,12 @@
 //! the table) gives the artist. Needs only names, so it serves Development
 //! Mode apps and data exports, which get no audio features or genres.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::evidence::{ArtistEstimator, ArtistQuery, Evidence, Guess};
 use super::knowledge::{ArtistFacts, Knowledge};
-use super::{Mood, MoodModel, PointMean};
+use super::{Mood, MoodModel, PointMean, artist_items, mean_point, plane};
 use crate::Result;
-use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal};
 
 /// Confidence at full coverage with many artists.
@@ -80,19 +78,8 @@ impl GenreModel {
         if let Some(p) = self.mean_of(genres.iter().filter_map(|g| self.knowledge.genre(g))) {
             return Some((p, Signal::Genres));
         }
-        let parts: Vec<(f32, f32)> = self
-            .knowledge
-            .artists_in(credit)
-            .into_iter()
-            .filter_map(|a| self.genre_mean(a))
-            .collect();
-        (!parts.is_empty()).then(|| {
-            let n = parts.len() as f32;
-            let (v, e) = parts
-                .iter()
-                .fold((0.0, 0.0), |(v, e), (pv, pe)| (v + pv, e + pe));
-            ((v / n, e / n), Signal::Names)
-        })
+        let parts = self.knowledge.artists_in(credit);
+        mean_point(parts.into_iter().filter_map(|a| self.genre_mean(a))).map(|p| (p, Signal::Names))
     }
 
     fn genre_mean(&self, artist: &ArtistFacts) -> Option<(f32, f32)> {
@@ -147,46 +134,14 @@ impl MoodModel for GenreModel {
     }
 
     fn mood(&self, profile: &ListeningProfile) -> Result<Mood> {
-        // Artists when the profile lists them, else the tracks' credits.
-        // Genres may sit on either (the API puts artist genres on tracks).
-        let tracks = profile.weighted_tracks();
-        let mut track_genres: HashMap<String, &[String]> = HashMap::new();
-        for (t, _) in &tracks {
-            if !t.genres.is_empty() {
-                track_genres
-                    .entry(normalize_name(t.primary_artist()))
-                    .or_insert(&t.genres);
-            }
-        }
-        let mut items: Vec<(String, Vec<String>, f32)> = profile
-            .weighted_artists()
-            .into_iter()
-            .map(|(a, w)| {
-                let genres = if a.genres.is_empty() {
-                    track_genres
-                        .get(&normalize_name(&a.name))
-                        .map(|g| g.to_vec())
-                        .unwrap_or_default()
-                } else {
-                    a.genres.clone()
-                };
-                (a.name.clone(), genres, w)
-            })
-            .collect();
-        if items.is_empty() {
-            items = tracks
-                .into_iter()
-                .map(|(t, w)| (t.artists.join(", "), t.genres.clone(), w))
-                .collect();
-        }
         let mut mean = PointMean::default();
         let mut used = Vec::new();
-        for (credit, genres, w) in &items {
-            let found = self.artist_point(credit, genres);
+        for item in artist_items(profile) {
+            let found = self.artist_point(&item.credit, item.genres);
             if let Some((_, signal)) = found {
                 used.push(signal);
             }
-            mean.add(*w, found.map(|((v, e), _)| (2.0 * v - 1.0, 2.0 * e - 1.0)));
+            mean.add(item.weight, found.map(|(p, _)| plane(p)));
         }
         Ok(mean.mood(MAX_CONFIDENCE, used, self.name()))
     }

@@ -18,6 +18,7 @@ mod genres;
 pub mod knowledge;
 pub mod registry;
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub use knowledge::Knowledge;
 pub use registry::{DEFAULT_MOOD_MODEL, MOOD_MODELS, MoodModelEntry, mood_model};
 
 use crate::Result;
+use crate::names::normalize_name;
 use crate::profile::{ListeningProfile, Signal, TimeRange};
 
 /// Where someone's listening sits emotionally.
@@ -137,9 +139,20 @@ impl Mood {
             valence: clean(valence),
             arousal: clean(arousal),
         };
-        let (valence, arousal) = Calibration::builtin().standing(&model, raw.valence, raw.arousal);
+        let standing = Calibration::builtin().standing(&model, raw.valence, raw.arousal);
+        Mood::placed(raw, standing, confidence, signals, model)
+    }
+
+    /// A mood whose raw point stands at `(valence, arousal)` among
+    /// listeners; label, palette and words follow from the standing.
+    fn placed(
+        raw: RawPoint,
+        (valence, arousal): (f32, f32),
+        confidence: f32,
+        mut signals: Vec<Signal>,
+        model: String,
+    ) -> Mood {
         let label = MoodLabel::of(valence, arousal);
-        let mut signals = signals;
         signals.sort();
         signals.dedup();
         Mood {
@@ -161,20 +174,14 @@ impl Mood {
     }
 
     /// The neutral mood a model returns when the profile has none of the
-    /// signals it needs: the origin, confidence 0, no signals used.
+    /// signals it needs: the origin, raw and placed, confidence 0, no
+    /// signals used.
     pub fn neutral(model: impl Into<String>) -> Mood {
-        let mut m = Mood::new(0.0, 0.0, 0.0, Vec::new(), model);
-        (m.valence, m.arousal) = (0.0, 0.0);
-        m.label = MoodLabel::of(0.0, 0.0);
-        m.intensity = 0.0;
-        m.palette = circumplex::palette(0.0, 0.0);
-        m.descriptors = m
-            .label
-            .descriptors()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        m
+        let origin = RawPoint {
+            valence: 0.0,
+            arousal: 0.0,
+        };
+        Mood::placed(origin, (0.0, 0.0), 0.0, Vec::new(), model.into())
     }
 
     /// Euclidean distance between the two placed points, in [0, 2√2]: how
@@ -252,6 +259,71 @@ impl PointMean {
             model,
         )
     }
+}
+
+/// One artist someone plays: the credit as the profile spells it, the
+/// genres the source gives it, and its share of their listening.
+pub(crate) struct ArtistItem<'a> {
+    pub(crate) credit: String,
+    pub(crate) genres: &'a [String],
+    pub(crate) weight: f32,
+}
+
+/// Artists when the profile lists them, else the tracks' credits. Genres
+/// may sit on either: the API puts artist genres on tracks, so an artist
+/// without its own takes its tracks'.
+pub(crate) fn artist_items(profile: &ListeningProfile) -> Vec<ArtistItem<'_>> {
+    let tracks = profile.weighted_tracks();
+    let artists = profile.weighted_artists();
+    if artists.is_empty() {
+        return tracks
+            .into_iter()
+            .map(|(t, w)| ArtistItem {
+                credit: t.artists.join(", "),
+                genres: &t.genres,
+                weight: w,
+            })
+            .collect();
+    }
+    let mut track_genres: HashMap<String, &[String]> = HashMap::new();
+    for (t, _) in &tracks {
+        if !t.genres.is_empty() {
+            track_genres
+                .entry(normalize_name(t.primary_artist()))
+                .or_insert(&t.genres);
+        }
+    }
+    artists
+        .into_iter()
+        .map(|(a, w)| ArtistItem {
+            credit: a.name.clone(),
+            genres: if a.genres.is_empty() {
+                track_genres
+                    .get(&normalize_name(&a.name))
+                    .copied()
+                    .unwrap_or(&[])
+            } else {
+                &a.genres
+            },
+            weight: w,
+        })
+        .collect()
+}
+
+/// The plain mean of some points; `None` when there are none.
+pub(crate) fn mean_point(points: impl IntoIterator<Item = (f32, f32)>) -> Option<(f32, f32)> {
+    let (mut v, mut e, mut n) = (0.0f32, 0.0f32, 0usize);
+    for (pv, pe) in points {
+        v += pv;
+        e += pe;
+        n += 1;
+    }
+    (n > 0).then(|| (v / n as f32, e / n as f32))
+}
+
+/// Spotify's [0, 1] valence and energy scales on the [-1, 1] plane.
+pub(crate) fn plane((v, e): (f32, f32)) -> (f32, f32) {
+    (2.0 * v - 1.0, 2.0 * e - 1.0)
 }
 
 /// Profile in, mood out. CPU-bound and synchronous: async callers run it on

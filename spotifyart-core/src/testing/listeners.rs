@@ -208,6 +208,12 @@ impl Score {
         Ok(Score::of_points(&points, people))
     }
 
+    /// Whether this ranks listeners at least as well as `other` on both
+    /// axes, scores within `tie` of each other counting as equal.
+    pub fn at_least(&self, other: &Score, tie: f64) -> bool {
+        self.valence_rho + tie >= other.valence_rho && self.energy_rho + tie >= other.energy_rho
+    }
+
     /// The plain lookup's score (measured means of the known artists).
     pub fn of_lookup(people: &[Listener]) -> Score {
         let points: Vec<(f32, f32)> = people
