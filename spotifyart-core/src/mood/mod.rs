@@ -2,9 +2,9 @@
 //! the models that put a listening profile there.
 //!
 //! A [`MoodModel`] is deliberately small: a name, the signals it can use, and
-//! `profile -> Mood`. Models for new signals (genres, names, embeddings,
-//! covers) slot in as further implementations and join [`AutoModel`] as
-//! members with a reliability.
+//! `profile -> Mood`. Models for new signals slot in as further
+//! implementations; one that can guess a single unmeasured artist also
+//! implements [`ArtistEstimator`] and joins [`AutoModel`] as an estimator.
 
 mod auto;
 mod behaviour;
