@@ -28,7 +28,9 @@ use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spotifyart_core::mood::calibration::{Calibration, Quantiles};
-use spotifyart_core::mood::evidence::{ArtistEstimator, ArtistQuery, Evidence, EvidenceFit};
+use spotifyart_core::mood::evidence::{
+    ArtistEstimator, ArtistQuery, Evidence, EvidenceFit, Sample,
+};
 use spotifyart_core::mood::knowledge::{Knowledge, held_out};
 use spotifyart_core::mood::{AutoModel, EmbeddingModel, FeaturesModel, GenreModel};
 use spotifyart_core::profile::{ArtistStat, AudioFeatures, TimeRange, TrackStat};
@@ -204,13 +206,12 @@ fn fit(
             t.elapsed().as_secs_f64()
         );
     }
-    let samples: Vec<((f32, f32), Vec<(Evidence, (f32, f32))>)> =
-        held.iter().map(|(_, m)| *m).zip(guesses).collect();
+    let samples: Vec<Sample> = held.iter().map(|(_, m)| *m).zip(guesses).collect();
     // Two halves by name length: fitted on one, scored on the other, to
     // show what fitting on the evaluated artists gains (little: a handful
     // of coefficients over thousands of artists).
     let (a, b): (Vec<usize>, Vec<usize>) =
-        (0..samples.len()).partition(|&i| held[i].0.len() % 2 == 0);
+        (0..samples.len()).partition(|&i| held[i].0.len().is_multiple_of(2));
     let pick = |idx: &[usize]| idx.iter().map(|&i| samples[i].clone()).collect::<Vec<_>>();
     let rmse = |fit: &EvidenceFit, idx: &[usize]| {
         let (mut v, mut e) = (0.0f64, 0.0f64);
