@@ -4,7 +4,9 @@
 //! measurements (`data/fit_mood_head.py`, weights in `data/mood_head.json`).
 //! It reads meaning into names no table knows — "Tears in Heaven" against
 //! "Don't Stop Me Now" — which is all a Development Mode app or a data
-//! export has.
+//! export has. As `auto`'s estimator for an unknown artist it answers with
+//! the artist's nearest known neighbours by name instead
+//! ([`super::neighbours`]), which rank artists better than the head.
 //!
 //! The encoder is injected as a [`TextEmbedder`]: the mood rules (which
 //! names, how weighted, the head, the cache) are domain logic and live
@@ -18,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 
 use super::evidence::{ArtistEstimator, ArtistQuery, Evidence, Guess};
+use super::knowledge::Knowledge;
+use super::neighbours::{NameIndex, Neighbours};
 use super::{Mood, MoodModel};
 use crate::profile::{ListeningProfile, Signal};
 use crate::{Error, Result};
@@ -92,7 +96,17 @@ impl MoodHead {
 pub struct EmbeddingModel {
     encoder: Arc<dyn TextEmbedder>,
     head: MoodHead,
-    cache: Mutex<HashMap<String, (f32, f32)>>,
+    neighbours: Option<Neighbours>,
+    cache: Mutex<HashMap<String, Reading>>,
+}
+
+/// What one text's embedding says, cached per text.
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    /// The head's valence and energy.
+    head: (f32, f32),
+    /// The nearest known artists' mean, when an index is attached.
+    near: Option<(f32, f32)>,
 }
 
 impl std::fmt::Debug for EmbeddingModel {
@@ -122,8 +136,31 @@ impl EmbeddingModel {
         Ok(EmbeddingModel {
             encoder,
             head,
+            neighbours: None,
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Guesses unknown artists (as an [`ArtistEstimator`], in `auto`) from
+    /// the measured artists of `knowledge` nearest by name in the shipped
+    /// [`NameIndex`], rather than with the head; unchanged when the index
+    /// was built for other tables or another encoder.
+    pub fn with_neighbours(self, knowledge: &Knowledge) -> EmbeddingModel {
+        self.with_index(NameIndex::builtin(), knowledge)
+    }
+
+    /// [`EmbeddingModel::with_neighbours`] with another index (`mood_eval
+    /// --fit` fits the evidence with the index it has just built).
+    pub fn with_index(mut self, index: Arc<NameIndex>, knowledge: &Knowledge) -> EmbeddingModel {
+        let fits = self.encoder.dims().is_none_or(|d| d == index.embed_dims);
+        self.neighbours = fits.then(|| Neighbours::new(index, knowledge)).flatten();
+        if self.neighbours.is_none() {
+            tracing::warn!(
+                "name index does not fit these tables or this encoder: the head guesses"
+            );
+        }
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self
     }
 
     /// The encoder.
@@ -131,33 +168,55 @@ impl EmbeddingModel {
         &self.encoder
     }
 
-    /// Valence and energy in [0, 1] for each text; repeated texts come
-    /// from the cache.
+    /// Valence and energy in [0, 1] for each text, by the head; repeated
+    /// texts come from the cache.
     pub fn points(&self, texts: &[&str]) -> Result<Vec<(f32, f32)>> {
+        Ok(self
+            .readings(texts, false)?
+            .into_iter()
+            .map(|r| r.head)
+            .collect())
+    }
+
+    fn read(&self, embedding: &[f32], near: bool) -> Reading {
+        Reading {
+            head: self.head.apply(embedding),
+            near: near
+                .then(|| self.neighbours.as_ref()?.guess(embedding))
+                .flatten(),
+        }
+    }
+
+    /// Readings of `texts`; `near` asks for the neighbours' guess too (a
+    /// scan of the index, so only artist names ask).
+    fn readings(&self, texts: &[&str], near: bool) -> Result<Vec<Reading>> {
+        let near = near && self.neighbours.is_some();
+        let usable = |r: &Reading| !near || r.near.is_some();
         let mut missing: Vec<&str> = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             texts
                 .iter()
                 .copied()
-                .filter(|t| !cache.contains_key(*t))
+                .filter(|t| !cache.get(*t).is_some_and(usable))
                 .collect()
         };
         missing.sort_unstable();
         missing.dedup();
         let fresh = self.encoder.embed(&missing)?;
+        let fresh: Vec<Reading> = fresh.iter().map(|e| self.read(e, near)).collect();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() + missing.len() > CACHE_LIMIT {
             cache.clear();
         }
-        for (text, embedding) in missing.iter().zip(&fresh) {
-            cache.insert(text.to_string(), self.head.apply(embedding));
+        for (text, reading) in missing.iter().zip(&fresh) {
+            cache.insert(text.to_string(), *reading);
         }
         let mut out = Vec::with_capacity(texts.len());
         for text in texts {
-            match cache.get(*text) {
-                Some(p) => out.push(*p),
+            match cache.get(*text).filter(|r| usable(r)) {
+                Some(r) => out.push(*r),
                 // Only when another thread cleared the cache meanwhile.
-                None => out.push(self.head.apply(&self.encoder.embed(&[text])?[0])),
+                None => out.push(self.read(&self.encoder.embed(&[text])?[0], near)),
             }
         }
         Ok(out)
@@ -174,15 +233,18 @@ impl ArtistEstimator for EmbeddingModel {
         Evidence::Embedding
     }
 
-    /// The head on the credited name alone: what the evidence fit weighed
-    /// (the dataset has names, not titles).
+    /// The credited name alone (the dataset has names, not titles): its
+    /// nearest measured artists where an index is attached, else the head.
+    /// The evidence fit weighed what `mood_eval --fit` was run with.
     fn estimate(&self, artists: &[ArtistQuery<'_>]) -> Result<Vec<Option<Guess>>> {
         let names: Vec<&str> = artists.iter().map(|a| a.name.trim()).collect();
-        let points = self.points(&names)?;
+        let readings = self.readings(&names, true)?;
         Ok(names
             .iter()
-            .zip(points)
-            .map(|(name, p)| (!name.is_empty()).then_some((p, Signal::Names)))
+            .zip(readings)
+            .map(|(name, r)| {
+                (!name.is_empty()).then_some((r.near.unwrap_or(r.head), Signal::Names))
+            })
             .collect())
     }
 }

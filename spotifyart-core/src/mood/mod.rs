@@ -16,6 +16,7 @@ pub mod evidence;
 mod features;
 mod genres;
 pub mod knowledge;
+pub mod neighbours;
 pub mod registry;
 
 use std::collections::HashMap;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::knowledge::Knowledge;
 use super::{
     AutoModel, BehaviourModel, CoverModel, EmbeddingModel, FeaturesModel, GenreModel, MoodModel,
     TextEmbedder,
@@ -63,7 +64,11 @@ pub fn mood_model(name: &str, embedder: Option<EmbedderLoader<'_>>) -> Result<Ar
     Ok(match name {
         "auto" => {
             let auto = AutoModel::default();
-            let member = embedder.map(|load| load(false).and_then(EmbeddingModel::new));
+            let member = embedder.map(|load| {
+                load(false)
+                    .and_then(EmbeddingModel::new)
+                    .map(|m| m.with_neighbours(&Knowledge::builtin()))
+            });
             Arc::new(match member {
                 Some(Ok(model)) => auto.with_estimator(Arc::new(model)),
                 Some(Err(e)) => {
