@@ -166,10 +166,10 @@ fn file(role: &'static str, path: &str) -> Component {
     }
 }
 
-/// Weights read into memory (safetensors through candle's safe loader).
+/// Weights read into memory.
 fn read_weights(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
-    let tensors = candle_core::safetensors::load(path, device)
-        .map_err(|e| Error::model(format!("text encoder: {}: {e}", path.display())))?;
+    let tensors = crate::tensor_file::load(path, device)
+        .map_err(|e| Error::model(format!("text encoder: {e}")))?;
     Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
 }
 

@@ -42,6 +42,7 @@ mod layers;
 pub mod models;
 pub mod pipeline;
 pub mod schedulers;
+mod tensor_file;
 pub mod tokenizer;
 pub mod unet;
 pub mod vae;

@@ -4,6 +4,7 @@
 //! worker at once.
 
 use std::path::Path;
+use std::time::Instant;
 
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
@@ -114,9 +115,30 @@ fn read_config<T: DeserializeOwned>(path: Option<&Path>, fallback: T) -> Result<
 }
 
 fn load_weights(path: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
-    let tensors = candle_core::safetensors::load(path, device)
-        .map_err(model_err(format_args!("cannot read {}", path.display())))?;
+    let started = Instant::now();
+    let tensors = crate::tensor_file::load(path, device)?;
+    tracing::info!(
+        phase = "load",
+        file = %path.display(),
+        seconds = started.elapsed().as_secs_f32(),
+        "weights read"
+    );
     Ok(VarBuilder::from_tensors(tensors, dtype, device))
+}
+
+/// Logs how long one part took to load (`-v`).
+fn loaded(part: &str, started: Instant) {
+    tracing::info!(
+        phase = "load",
+        part,
+        seconds = started.elapsed().as_secs_f32(),
+        "part loaded"
+    );
+}
+
+/// Logs how long one phase of painting took (`-v`).
+fn phase(name: &'static str, started: Instant) {
+    tracing::info!(phase = name, seconds = started.elapsed().as_secs_f32(), "phase done");
 }
 
 impl Pipeline {
@@ -151,12 +173,14 @@ impl Pipeline {
             Some(root) => ClipTokenizer::from_model_dir(root)?,
             None => ClipTokenizer::bundled(),
         };
+        let started = Instant::now();
         let text = ClipTextModel::new(
             load_weights(files.required("text encoder")?, dtype, &device)?,
             &clip_c,
             false,
         )
         .map_err(model_err("text encoder weights do not fit the model"))?;
+        loaded("text encoder", started);
         let text2 = match clip2_d {
             None => None,
             Some(d) => {
@@ -167,21 +191,26 @@ impl Pipeline {
                 ))?)
             }
         };
+        let started = Instant::now();
         let unet = UNet::new(
             load_weights(files.required("UNet")?, dtype, &device)?,
             &unet_c,
         )
         .map_err(model_err("UNet weights do not fit the model"))?;
+        loaded("UNet", started);
         let vae_dtype = if vae_c.force_upcast {
             DType::F32
         } else {
             dtype
         };
+        let started = Instant::now();
         let vae = VaeDecoder::new(
             load_weights(files.required("VAE")?, vae_dtype, &device)?,
             &vae_c,
         )
         .map_err(model_err("VAE weights do not fit the model"))?;
+        loaded("VAE", started);
+        let started = Instant::now();
         let taesd = if opts.decoder == Decoder::Tiny {
             let taesd_dir = dir.map(|d| d.join("taesd"));
             let files = weights::resolve(
@@ -200,6 +229,9 @@ impl Pipeline {
         } else {
             None
         };
+        if taesd.is_some() {
+            loaded("TAESD", started);
+        }
         Ok(Self {
             spec,
             device,
@@ -355,7 +387,10 @@ impl Pipeline {
     ) -> Result<GeneratedImage> {
         let pixels = self.pixels(request, scheduler, ctx)?;
         ctx.check()?;
-        encode_png(&pixels, request, self.spec)
+        let started = Instant::now();
+        let png = encode_png(&pixels, request, self.spec);
+        phase("png", started);
+        png
     }
 
     /// The image as `(3, height, width)` u8 values.
@@ -367,6 +402,7 @@ impl Pipeline {
     ) -> Result<Tensor> {
         self.spec.info().validate(r)?;
         ctx.report(Stage::Encoding, 0, 1)?;
+        let started = Instant::now();
         let guided = r.guidance > 1.0;
         let run = |what: &str| model_err(format!("{} failed while {what}", self.spec.id));
         let (cond, pooled) = self.encode(&r.prompt).map_err(run("encoding the prompt"))?;
@@ -410,6 +446,7 @@ impl Pipeline {
             }
         };
         ctx.report(Stage::Encoding, 1, 1)?;
+        phase("text encoding", started);
 
         let down = self.vae.config().downscale();
         let shape = (1, 4, r.height as usize / down, r.width as usize / down);
@@ -432,6 +469,7 @@ impl Pipeline {
         let steps = sched.timesteps().len();
         ctx.step(0, steps as u32)?;
         for i in 0..steps {
+            let started = Instant::now();
             let t = sched.timesteps()[i];
             let step = || -> candle_core::Result<Tensor> {
                 let input = sched.scale_model_input(&latents, i)?;
@@ -470,6 +508,13 @@ impl Pipeline {
             latents = sched
                 .step(i, &noise_pred, &latents)
                 .map_err(run("denoising"))?;
+            tracing::info!(
+                phase = "step",
+                step = i + 1,
+                of = steps,
+                seconds = started.elapsed().as_secs_f32(),
+                "phase done"
+            );
             ctx.step(i as u32 + 1, steps as u32)?;
         }
 
@@ -500,7 +545,9 @@ impl Pipeline {
                 .round()?
                 .to_dtype(DType::U8)
         };
+        let started = Instant::now();
         let pixels = decode().map_err(run("decoding"))?;
+        phase("decode", started);
         ctx.report(Stage::Decoding, 1, 1)?;
         Ok(pixels)
     }

@@ -393,9 +393,15 @@ async fn art(
     bar.finish_and_clear();
     let outcome = outcome?;
     let artwork = outcome.artwork();
+    let saving = Instant::now();
     artwork
         .save(out)
         .with_context(|| format!("cannot write {}", out.display()))?;
+    tracing::info!(
+        phase = "write",
+        seconds = saving.elapsed().as_secs_f32(),
+        "phase done"
+    );
     let meta = &artwork.meta;
     if outcome.is_reused() {
         println!(

@@ -219,7 +219,13 @@ impl Engine {
             ms = artwork.meta.generation_ms,
             "painted artwork"
         );
+        let storing = Instant::now();
         let stored = self.store.put_artwork(&artwork).await?;
+        tracing::info!(
+            phase = "store",
+            seconds = storing.elapsed().as_secs_f32(),
+            "phase done"
+        );
         if stored.id != artwork.meta.id {
             // Another process stored this key first: theirs is the picture.
             return self.store.artwork(stored.id).await;
