@@ -78,7 +78,7 @@ def setup(root):
     with tempfile.TemporaryDirectory() as tmp:
         clip_tokenizer_files(Path(tmp))
         tokenizer = CLIPTokenizer(str(Path(tmp) / "vocab.json"), str(Path(tmp) / "merges.txt"),
-                                  pad_token="!")
+                                  pad_token="!", model_max_length=77)
     sched = EulerAncestralDiscreteScheduler(
         beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
         timestep_spacing="trailing")
