@@ -138,7 +138,11 @@ fn loaded(part: &str, started: Instant) {
 
 /// Logs how long one phase of painting took (`-v`).
 fn phase(name: &'static str, started: Instant) {
-    tracing::info!(phase = name, seconds = started.elapsed().as_secs_f32(), "phase done");
+    tracing::info!(
+        phase = name,
+        seconds = started.elapsed().as_secs_f32(),
+        "phase done"
+    );
 }
 
 impl Pipeline {

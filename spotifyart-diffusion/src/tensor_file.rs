@@ -67,7 +67,10 @@ fn read_tensor(file: &File, base: u64, info: &TensorInfo) -> candle_core::Result
     let numel: usize = info.shape.iter().product();
     let bytes = end - start;
     if numel * info.dtype.bitsize() != bytes * 8 {
-        candle_core::bail!("{bytes} bytes do not hold {numel} values of {:?}", info.dtype);
+        candle_core::bail!(
+            "{bytes} bytes do not hold {numel} values of {:?}",
+            info.dtype
+        );
     }
     let at = base + start as u64;
     let shape = info.shape.clone();
@@ -82,9 +85,17 @@ fn read_tensor(file: &File, base: u64, info: &TensorInfo) -> candle_core::Result
             let mut v = vec![0u16; numel];
             file.read_exact_at(bytemuck::cast_slice_mut(&mut v), at)?;
             if info.dtype == Dtype::F16 {
-                Tensor::from_vec(v.into_iter().map(f16::from_bits).collect::<Vec<_>>(), shape, cpu)?
+                Tensor::from_vec(
+                    v.into_iter().map(f16::from_bits).collect::<Vec<_>>(),
+                    shape,
+                    cpu,
+                )?
             } else {
-                Tensor::from_vec(v.into_iter().map(bf16::from_bits).collect::<Vec<_>>(), shape, cpu)?
+                Tensor::from_vec(
+                    v.into_iter().map(bf16::from_bits).collect::<Vec<_>>(),
+                    shape,
+                    cpu,
+                )?
             }
         }
         other => {
@@ -146,7 +157,9 @@ mod tests {
         std::fs::write(&path, b"{\"not\": \"safetensors\"}").unwrap();
         let e = load(&path, &Device::Cpu).unwrap_err().to_string();
         assert!(e.contains("not a safetensors file"), "{e}");
-        let e = load(&dir.path().join("missing"), &Device::Cpu).unwrap_err().to_string();
+        let e = load(&dir.path().join("missing"), &Device::Cpu)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 }

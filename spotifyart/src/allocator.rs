@@ -17,9 +17,13 @@ const TRIM_THRESHOLD: i32 = i32::MAX;
 /// whether it did.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn tune() -> bool {
-    let chosen = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
+    let chosen = [
+        "MALLOC_MMAP_THRESHOLD_",
+        "MALLOC_TRIM_THRESHOLD_",
+        "GLIBC_TUNABLES",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
     if chosen {
         return false;
     }
