@@ -1,7 +1,6 @@
 //! The `spotifyart` binary: the CLI, the hosted API (`serve`, mounting
 //! `spotifyart-http`) and its painting workers (`worker`).
 
-mod allocator;
 #[allow(missing_docs)] // clap derive: the doc comments are the --help text
 mod cli;
 mod commands;
@@ -12,10 +11,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let tuned = allocator::tune();
     let args = cli::Cli::parse();
     init_logging(args.verbose, args.command.is_service());
-    tracing::debug!(tuned, "allocator thresholds");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
