@@ -97,14 +97,18 @@ def setup(root):
 
 def timed(cmd, env=None):
     """Wall seconds and peak RSS (MiB) of one process; fails loudly."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    # Output goes to a file, not a pipe: a full pipe would stall the
+    # process while wait4 waits for it.
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        log.seek(0)
+        text = log.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[0]} failed:\n{out}\n{err}")
-    return wall, usage.ru_maxrss / 1024, out + err
+        raise SystemExit(f"{cmd[0]} failed:\n{text}")
+    return wall, usage.ru_maxrss / 1024, text
 
 
 def cpu():

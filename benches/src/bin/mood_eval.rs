@@ -33,7 +33,7 @@ use spotifyart_core::mood::evidence::{
     ArtistEstimator, ArtistQuery, Evidence, EvidenceFit, Sample,
 };
 use spotifyart_core::mood::knowledge::{Knowledge, held_out};
-use spotifyart_core::mood::neighbours::{NameIndex, names_hash};
+use spotifyart_core::mood::neighbours::{NameIndex, names_hash, normalise};
 use spotifyart_core::mood::{AutoModel, EmbeddingModel, FeaturesModel, GenreModel};
 use spotifyart_core::profile::{ArtistStat, AudioFeatures, TimeRange, TrackStat};
 use spotifyart_core::testing::listeners::{Pools, Score, TOP_ARTISTS, spearman};
@@ -365,15 +365,7 @@ fn name_index(full: &Knowledge, encoder: &dyn TextEmbedder) -> Res<NameIndex> {
     }
     let basis = Tensor::from_vec(q.clone(), (INDEX_DIMS, d), &Device::Cpu)?;
     let mut rows: Vec<f32> = xc.matmul(&basis.t()?)?.flatten_all()?.to_vec1()?;
-    for row in rows.chunks_exact_mut(INDEX_DIMS) {
-        let norm = row
-            .iter()
-            .map(|x| x * x)
-            .sum::<f32>()
-            .sqrt()
-            .max(f32::MIN_POSITIVE);
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
+    rows.chunks_exact_mut(INDEX_DIMS).for_each(normalise);
     Ok(NameIndex {
         names_hash: names_hash(full.artists().iter().map(|a| a.name.as_str())),
         embed_dims: d,

@@ -272,11 +272,18 @@ fn split_ci(s: &str, sep: &str) -> Vec<String> {
 /// 32-bit FNV-1a of the name's UTF-8 bytes; the build script uses the same
 /// function to hold out a fifth of the artists.
 pub fn held_out(name: &str) -> bool {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.as_bytes() {
-        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
-    }
-    h.is_multiple_of(5)
+    fnv1a32(FNV1A32_START, name.as_bytes()).is_multiple_of(5)
+}
+
+/// FNV-1a's 32-bit offset basis: the state before any byte.
+pub(crate) const FNV1A32_START: u32 = 0x811c_9dc5;
+
+/// FNV-1a (32 bits) continued from `h` over `bytes`: fixed by its spec, so
+/// the Python build script and the Rust code agree on it.
+pub(crate) fn fnv1a32(h: u32, bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .fold(h, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::knowledge::Knowledge;
+use super::knowledge::{FNV1A32_START, Knowledge, fnv1a32};
 use crate::{Error, Result};
 
 const INDEX_BIN: &[u8] = include_bytes!("../../data/name_index.bin");
@@ -48,13 +48,9 @@ pub struct NameIndex {
 /// FNV-1a over the artists' names, newline-separated: ties an index to
 /// the table whose order its rows follow.
 pub fn names_hash<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for name in names {
-        for b in name.as_bytes().iter().chain(b"\n") {
-            h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
-        }
-    }
-    h
+    names.into_iter().fold(FNV1A32_START, |h, name| {
+        fnv1a32(fnv1a32(h, name.as_bytes()), b"\n")
+    })
 }
 
 impl NameIndex {
@@ -160,7 +156,8 @@ impl NameIndex {
     }
 }
 
-fn normalise(row: &mut [f32]) {
+/// Scales `row` to unit length (a zero row stays zero).
+pub fn normalise(row: &mut [f32]) {
     let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         row.iter_mut().for_each(|x| *x /= norm);
@@ -201,11 +198,6 @@ impl Neighbours {
             rows,
             measured,
         })
-    }
-
-    /// The index it searches.
-    pub fn index(&self) -> &NameIndex {
-        &self.index
     }
 
     /// Valence and energy in [0, 1] guessed for the name whose encoder
