@@ -3,9 +3,11 @@
 //! as diffusers writes them.
 
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, LayerNorm};
 use serde::{Deserialize, Serialize};
 
+use crate::layer_weights::LayerWeights;
+use crate::layers::Linear;
 use crate::layers::{self, attention, merge_heads, split_heads};
 
 /// The fields of a `text_encoder/config.json` the encoder needs.
@@ -84,7 +86,7 @@ struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn new(vb: VarBuilder, c: &ClipConfig) -> Result<Self> {
+    fn new(vb: LayerWeights, c: &ClipConfig) -> Result<Self> {
         let h = c.hidden_size;
         let a = vb.pp("self_attn");
         Ok(Self {
@@ -142,7 +144,12 @@ pub struct ClipTextModel {
 impl ClipTextModel {
     /// Builds the encoder from `vb` (the root of `model.safetensors`);
     /// `with_projection` adds `text_projection` for pooled output.
-    pub fn new(vb: VarBuilder, c: &ClipConfig, with_projection: bool) -> Result<Self> {
+    pub fn new<'a>(
+        vb: impl Into<LayerWeights<'a>>,
+        c: &ClipConfig,
+        with_projection: bool,
+    ) -> Result<Self> {
+        let vb = vb.into();
         // transformers 5 saves without the `text_model.` prefix that the
         // Hub's files (written by earlier versions) carry.
         let bare = !vb.contains_tensor("text_model.embeddings.token_embedding.weight")
@@ -153,7 +160,8 @@ impl ClipTextModel {
             vb.pp("text_model")
         };
         let emb = tm.pp("embeddings");
-        let tokens = candle_nn::embedding(c.vocab_size, c.hidden_size, emb.pp("token_embedding"))?;
+        let tokens =
+            candle_nn::embedding(c.vocab_size, c.hidden_size, emb.pp("token_embedding").vb())?;
         let positions = emb
             .pp("position_embedding")
             .get((c.max_position_embeddings, c.hidden_size), "weight")?;

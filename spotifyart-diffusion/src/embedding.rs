@@ -166,11 +166,15 @@ fn file(role: &'static str, path: &str) -> Component {
     }
 }
 
-/// Weights read into memory.
+/// Weights mapped from their file, copied per tensor as BERT reads them.
 fn read_weights(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
-    let tensors = crate::tensor_file::load(path, device)
+    let file = crate::tensor_file::TensorFile::open(path)
         .map_err(|e| Error::model(format!("text encoder: {e}")))?;
-    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
+    Ok(VarBuilder::from_backend(
+        Box::new(crate::tensor_file::Backend(file)),
+        DType::F32,
+        device.clone(),
+    ))
 }
 
 /// Mean over the unmasked tokens, then L2-normalised (sentence-transformers'

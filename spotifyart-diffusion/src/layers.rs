@@ -2,10 +2,14 @@
 //! thin constructors over candle-nn plus the attention kernel, which is
 //! where the memory of a Stable Diffusion step goes.
 
+use std::sync::OnceLock;
+
 use candle_core::{D, DType, Module, Result, Tensor};
-use candle_nn::{Conv2dConfig, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2dConfig, Init, LayerNorm};
 
 use crate::kernels;
+use crate::layer_weights::LayerWeights;
+use crate::matrix::Matrix;
 
 /// Largest attention score matrix computed at once, in elements. A 512²
 /// SD 1.5 step would otherwise build 8 × 4096 × 4096 scores per image
@@ -16,29 +20,28 @@ const MAX_SCORES: usize = 1 << 20;
 const MIN_ROWS: usize = 64;
 
 /// A 2-D convolution. On CPUs it unfolds the input ([`kernels::Im2Col`])
-/// and runs one matrix product against the weights as stored; candle's
-/// own CPU convolution re-lays out input and weights on every call.
+/// and runs one matrix product against the weights as stored (in place
+/// in the mapped file when it holds f32); candle's own CPU convolution
+/// re-lays out input and weights on every call.
 #[derive(Debug)]
 pub(crate) enum Conv2d {
     /// candle's convolution: GPUs, and dtypes the CPU path does not take.
     Candle(candle_nn::Conv2d),
     /// Direct 3×3, stride 1 ([`kernels::Conv3x3`]; CPU, f32): the
     /// decoders' convolutions, whose full-resolution layers it runs
-    /// 1.2–1.7× faster than unfolding.
+    /// 1.2–1.7× faster than unfolding. The weights are packed for it on
+    /// first use, so a decoder that never runs costs nothing.
     Direct {
-        /// Weights in [`kernels::pack_conv3x3`]'s order.
-        packed: Vec<f32>,
+        weight: Matrix,
+        /// `weight` in [`kernels::pack_conv3x3`]'s order.
+        packed: OnceLock<Vec<f32>>,
         bias: Vec<f32>,
-        cout: usize,
     },
-    /// Unfold and multiply (CPU, f32). Holds only this form of the
-    /// weights, so they are in memory once.
+    /// Unfold and multiply (CPU, f32).
     Unfold {
-        /// `(c_out, c_in·k·k)` weights, with the bias appended as a last
-        /// column for convolutions that unfold (see `Im2Col::ones`).
-        flat: Tensor,
-        /// `(c_out, 1)` bias.
-        bias: Option<Tensor>,
+        /// `(c_out, c_in·k·k)` weights.
+        weight: Matrix,
+        bias: Option<Vec<f32>>,
         kernel: usize,
         stride: usize,
     },
@@ -56,30 +59,36 @@ impl Module for Conv2d {
                 xs.device()
             )
         }
-        let (flat, bias, kernel, stride) = match self {
+        let (weight, bias, kernel, stride) = match self {
             Self::Candle(c) => return c.forward(xs),
-            Self::Direct { packed, bias, cout } => {
-                return xs.contiguous()?.apply_op1_no_bwd(&kernels::Conv3x3 {
-                    packed,
-                    bias,
-                    cout: *cout,
+            Self::Direct {
+                weight,
+                packed,
+                bias,
+            } => {
+                let cout = weight.rows();
+                let packed = packed.get_or_init(|| {
+                    kernels::pack_conv3x3(weight.values(), cout, weight.cols() / 9)
                 });
+                return xs
+                    .contiguous()?
+                    .apply_op1_no_bwd(&kernels::Conv3x3 { packed, bias, cout });
             }
             Self::Unfold {
-                flat,
+                weight,
                 bias,
                 kernel,
                 stride,
-            } => (flat, bias, *kernel, *stride),
+            } => (weight, bias.as_deref(), *kernel, *stride),
         };
         let (b, cin, h, w) = xs.dims4()?;
-        let cout = flat.dim(0)?;
+        let cout = weight.rows();
+        let times = kernels::WeightTimes { weight, bias };
         if kernel == 1 && stride == 1 {
-            let ys = flat.broadcast_matmul(&xs.reshape((b, cin, h * w))?)?;
-            let ys = match bias {
-                Some(bias) => ys.broadcast_add(bias)?,
-                None => ys,
-            };
+            let ys = xs
+                .contiguous()?
+                .reshape((b, cin, h * w))?
+                .apply_op1_no_bwd(&times)?;
             return ys.reshape((b, cout, h, w));
         }
         let whole = kernels::Im2Col {
@@ -87,7 +96,6 @@ impl Module for Conv2d {
             stride,
             padding: kernel / 2,
             rows: 0..usize::MAX,
-            ones: bias.is_some(),
         };
         let (oh, ow) = whole.out_size(h, w);
         // Bands of output rows whose unfolded columns stay under CONV_BAND.
@@ -102,7 +110,7 @@ impl Module for Conv2d {
                 ..whole.clone()
             };
             let cols = xs.apply_op1_no_bwd(&op)?;
-            let ys = flat.broadcast_matmul(&cols)?;
+            let ys = cols.apply_op1_no_bwd(&times)?;
             parts.push(ys.reshape((b, cout, rows, ow))?);
         }
         if parts.len() == 1 {
@@ -118,35 +126,68 @@ impl Module for Conv2d {
 /// around here (2M: slower; 16M: slower); UNet layers barely notice.
 const CONV_BAND: usize = 8 << 20;
 
+/// Whether the CPU kernels take these weights.
+fn on_cpu_f32(vb: &LayerWeights) -> bool {
+    vb.device().is_cpu() && vb.dtype() == DType::F32
+}
+
 pub(crate) fn conv2d(
-    vb: VarBuilder,
+    vb: LayerWeights,
     cin: usize,
     cout: usize,
     kernel: usize,
     stride: usize,
     bias: bool,
 ) -> Result<Conv2d> {
-    let inner = candle_conv(vb, cin, cout, kernel, stride, bias)?;
-    if !kernels::applies(inner.weight()) {
-        return Ok(Conv2d::Candle(inner));
+    if !on_cpu_f32(&vb) {
+        return Ok(Conv2d::Candle(candle_conv(
+            vb, cin, cout, kernel, stride, bias,
+        )?));
     }
-    let flat = inner.weight().reshape((cout, ()))?;
-    let bias = inner.bias().map(|b| b.reshape((cout, 1))).transpose()?;
-    let flat = match (&bias, kernel == 1 && stride == 1) {
-        (Some(bias), false) => Tensor::cat(&[&flat, bias], 1)?,
-        _ => flat,
-    };
+    let (weight, bias) = conv_weights(&vb, cin, cout, kernel, bias)?;
     Ok(Conv2d::Unfold {
-        flat,
+        weight,
         bias,
         kernel,
         stride,
     })
 }
 
+/// A convolution's weights for the CPU kernels, with the initialisers
+/// candle-nn's `conv2d` uses (test models).
+fn conv_weights(
+    vb: &LayerWeights,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    bias: bool,
+) -> Result<(Matrix, Option<Vec<f32>>)> {
+    let weight = vb.matrix(
+        "weight",
+        &[cout, cin, kernel, kernel],
+        candle_nn::init::DEFAULT_KAIMING_NORMAL,
+    )?;
+    let bias = bias
+        .then(|| {
+            vb.get_with_hints(cout, "bias", uniform(cin))?
+                .to_vec1::<f32>()
+        })
+        .transpose()?;
+    Ok((weight, bias))
+}
+
+/// candle-nn's bias initialiser for `fan_in` inputs.
+fn uniform(fan_in: usize) -> Init {
+    let bound = 1. / (fan_in as f64).sqrt();
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
 /// The weights as candle loads them ("same" padding for odd kernels).
 fn candle_conv(
-    vb: VarBuilder,
+    vb: LayerWeights,
     cin: usize,
     cout: usize,
     kernel: usize,
@@ -159,38 +200,88 @@ fn candle_conv(
         ..Default::default()
     };
     if bias {
-        candle_nn::conv2d(cin, cout, kernel, cfg, vb)
+        candle_nn::conv2d(cin, cout, kernel, cfg, vb.vb())
     } else {
-        candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb)
+        candle_nn::conv2d_no_bias(cin, cout, kernel, cfg, vb.vb())
     }
 }
 
 /// A 3×3, stride-1 convolution computed directly on CPUs (see
 /// [`Conv2d::Direct`]); candle's elsewhere.
 pub(crate) fn conv3x3_direct(
-    vb: VarBuilder,
+    vb: LayerWeights,
     cin: usize,
     cout: usize,
     bias: bool,
 ) -> Result<Conv2d> {
-    let inner = candle_conv(vb, cin, cout, 3, 1, bias)?;
-    if !kernels::applies(inner.weight()) {
-        return Ok(Conv2d::Candle(inner));
+    if !on_cpu_f32(&vb) {
+        return Ok(Conv2d::Candle(candle_conv(vb, cin, cout, 3, 1, bias)?));
     }
-    let packed = kernels::pack_conv3x3(&inner.weight().flatten_all()?.to_vec1::<f32>()?, cout, cin);
-    let bias = match inner.bias() {
-        Some(b) => b.to_vec1::<f32>()?,
-        None => vec![0.0; cout],
-    };
-    Ok(Conv2d::Direct { packed, bias, cout })
+    if vb.bf16() {
+        // On AMX unfolding and multiplying is the faster way.
+        return conv2d(vb, cin, cout, 3, 1, bias);
+    }
+    let (weight, bias) = conv_weights(&vb, cin, cout, 3, bias)?;
+    Ok(Conv2d::Direct {
+        weight,
+        packed: OnceLock::new(),
+        bias: bias.unwrap_or_else(|| vec![0.0; cout]),
+    })
 }
 
-pub(crate) fn linear(vb: VarBuilder, din: usize, dout: usize, bias: bool) -> Result<Linear> {
-    if bias {
-        candle_nn::linear(din, dout, vb)
-    } else {
-        candle_nn::linear_no_bias(din, dout, vb)
+/// A linear layer: on CPUs a matrix product against the weights as
+/// stored ([`kernels::Linear`]), candle's elsewhere.
+#[derive(Debug)]
+pub(crate) enum Linear {
+    Candle(candle_nn::Linear),
+    Cpu {
+        /// `(out, in)` weights.
+        weight: Matrix,
+        bias: Option<Vec<f32>>,
+    },
+}
+
+impl Module for Linear {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Candle(l) => l.forward(xs),
+            Self::Cpu { weight, bias } => {
+                if !kernels::applies(xs) {
+                    candle_core::bail!(
+                        "linear weights are f32 on the CPU, input is {:?} on {:?}",
+                        xs.dtype(),
+                        xs.device()
+                    )
+                }
+                xs.contiguous()?.apply_op1_no_bwd(&kernels::Linear {
+                    weight,
+                    bias: bias.as_deref(),
+                })
+            }
+        }
     }
+}
+
+pub(crate) fn linear(vb: LayerWeights, din: usize, dout: usize, bias: bool) -> Result<Linear> {
+    if !on_cpu_f32(&vb) {
+        return Ok(Linear::Candle(if bias {
+            candle_nn::linear(din, dout, vb.vb())?
+        } else {
+            candle_nn::linear_no_bias(din, dout, vb.vb())?
+        }));
+    }
+    let weight = vb.matrix(
+        "weight",
+        &[dout, din],
+        candle_nn::init::DEFAULT_KAIMING_NORMAL,
+    )?;
+    let bias = bias
+        .then(|| {
+            vb.get_with_hints(dout, "bias", uniform(din))?
+                .to_vec1::<f32>()
+        })
+        .transpose()?;
+    Ok(Linear::Cpu { weight, bias })
 }
 
 /// GroupNorm with its affine transform; on CPUs one fused pass (with the
@@ -238,7 +329,7 @@ impl GroupNorm {
 }
 
 pub(crate) fn group_norm(
-    vb: VarBuilder,
+    vb: LayerWeights,
     groups: usize,
     channels: usize,
     eps: f64,
@@ -258,8 +349,8 @@ pub(crate) fn group_norm(
     })
 }
 
-pub(crate) fn layer_norm(vb: VarBuilder, dim: usize, eps: f64) -> Result<LayerNorm> {
-    candle_nn::layer_norm(dim, eps, vb)
+pub(crate) fn layer_norm(vb: LayerWeights, dim: usize, eps: f64) -> Result<LayerNorm> {
+    candle_nn::layer_norm(dim, eps, vb.vb())
 }
 
 /// `silu(group_norm(x))`, the prologue of every ResNet block.

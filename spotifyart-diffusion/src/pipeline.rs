@@ -16,8 +16,10 @@ use spotifyart_core::{ArtRequest, Error, GeneratedImage, GenerationContext, Resu
 
 use crate::clip::ClipTextModel;
 use crate::device::DeviceChoice;
+use crate::layer_weights::LayerWeights;
 use crate::models::{Family, ModelSpec};
 use crate::schedulers::{Scheduler, SchedulerKind, gaussian};
+use crate::tensor_file::TensorFile;
 use crate::tokenizer::ClipTokenizer;
 use crate::unet::{AddedCond, UNet};
 use crate::vae::{TinyDecoder, TinyVaeConfig, VaeDecoder};
@@ -53,6 +55,48 @@ impl std::str::FromStr for Decoder {
     }
 }
 
+/// What the CPU multiplies matrices in. GPUs run f16 whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// bf16 where the CPU has AMX (measured 3–4× faster there, see
+    /// docs/models.md), f32 elsewhere.
+    #[default]
+    Auto,
+    /// f32 throughout.
+    F32,
+    /// Weights and activations rounded to bf16 for the convolutions and
+    /// linear layers, products accumulated in f32; needs AMX.
+    Bf16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "f32" => Ok(Self::F32),
+            "bf16" => Ok(Self::Bf16),
+            _ => Err(format!("unknown precision {s:?}; choose auto, f32 or bf16")),
+        }
+    }
+}
+
+impl Precision {
+    /// Whether CPU matrix products run in bf16 on this machine.
+    fn bf16(self) -> Result<bool> {
+        let amx = crate::kernels::amx::available();
+        match self {
+            Self::Auto => Ok(amx),
+            Self::F32 => Ok(false),
+            Self::Bf16 if amx => Ok(true),
+            Self::Bf16 => Err(Error::model(
+                "bf16 precision needs a CPU with AMX (Intel Xeon 4th generation or later); \
+                 this one has none: use --precision f32 or auto",
+            )),
+        }
+    }
+}
+
 /// Tile side in latent pixels for tiled decoding: 32 latent pixels = 256
 /// image pixels per tile.
 pub const DEFAULT_TILE: usize = 32;
@@ -70,6 +114,8 @@ pub struct LoadOptions {
     pub decoder: Decoder,
     /// Overrides the model's default sampler.
     pub scheduler: Option<SchedulerKind>,
+    /// What CPU matrix products run in.
+    pub precision: Precision,
 }
 
 /// A loaded text-to-image pipeline.
@@ -114,16 +160,16 @@ fn read_config<T: DeserializeOwned>(path: Option<&Path>, fallback: T) -> Result<
     })
 }
 
-fn load_weights(path: &Path, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
+fn load_weights(path: &Path, dtype: DType, device: &Device) -> Result<LayerWeights<'static>> {
     let started = Instant::now();
-    let tensors = crate::tensor_file::load(path, device)?;
+    let file = TensorFile::open(path)?;
     tracing::info!(
         phase = "load",
         file = %path.display(),
         seconds = started.elapsed().as_secs_f32(),
-        "weights read"
+        "weights mapped"
     );
-    Ok(VarBuilder::from_tensors(tensors, dtype, device))
+    Ok(LayerWeights::mapped(file, dtype, device))
 }
 
 /// Logs how long one part took to load (`-v`).
@@ -155,8 +201,12 @@ impl Pipeline {
         } else {
             DType::F16
         };
+        let bf16 = device.is_cpu() && opts.precision.bf16()?;
         if spec.test {
-            return Self::random(spec, device, dtype, opts);
+            // Test models stay f32 unless bf16 is asked for by name, so
+            // their pictures are the same on every CPU.
+            let bf16 = bf16 && opts.precision == Precision::Bf16;
+            return Self::random(spec, device, dtype, bf16, opts);
         }
         let dir = opts.weights.model_dir.as_deref();
         let files = weights::resolve(
@@ -179,7 +229,7 @@ impl Pipeline {
         };
         let started = Instant::now();
         let text = ClipTextModel::new(
-            load_weights(files.required("text encoder")?, dtype, &device)?,
+            load_weights(files.required("text encoder")?, dtype, &device)?.with_bf16(bf16),
             &clip_c,
             false,
         )
@@ -189,7 +239,8 @@ impl Pipeline {
             None => None,
             Some(d) => {
                 let c = read_config(files.get("second text encoder config"), d)?;
-                let vb = load_weights(files.required("second text encoder")?, dtype, &device)?;
+                let vb = load_weights(files.required("second text encoder")?, dtype, &device)?
+                    .with_bf16(bf16);
                 Some(ClipTextModel::new(vb, &c, true).map_err(model_err(
                     "second text encoder weights do not fit the model",
                 ))?)
@@ -197,7 +248,7 @@ impl Pipeline {
         };
         let started = Instant::now();
         let unet = UNet::new(
-            load_weights(files.required("UNet")?, dtype, &device)?,
+            load_weights(files.required("UNet")?, dtype, &device)?.with_bf16(bf16),
             &unet_c,
         )
         .map_err(model_err("UNet weights do not fit the model"))?;
@@ -209,7 +260,7 @@ impl Pipeline {
         };
         let started = Instant::now();
         let vae = VaeDecoder::new(
-            load_weights(files.required("VAE")?, vae_dtype, &device)?,
+            load_weights(files.required("VAE")?, vae_dtype, &device)?.with_bf16(bf16),
             &vae_c,
         )
         .map_err(model_err("VAE weights do not fit the model"))?;
@@ -225,7 +276,8 @@ impl Pipeline {
                 taesd_dir.as_deref(),
             )?;
             let c = read_config(files.get("TAESD config"), TinyVaeConfig::default())?;
-            let vb = load_weights(files.required("TAESD decoder")?, dtype, &device)?;
+            let vb =
+                load_weights(files.required("TAESD decoder")?, dtype, &device)?.with_bf16(bf16);
             Some(
                 TinyDecoder::new(vb, &c)
                     .map_err(model_err("TAESD weights do not fit the model"))?,
@@ -256,15 +308,17 @@ impl Pipeline {
         spec: &'static ModelSpec,
         device: Device,
         dtype: DType,
+        bf16: bool,
         opts: &LoadOptions,
     ) -> Result<Self> {
         let (clip_c, clip2_c, unet_c, vae_c) = spec.default_configs();
         let vb = |part: &str| {
-            VarBuilder::from_backend(
+            LayerWeights::from(VarBuilder::from_backend(
                 Box::new(RandomInit::new(spec.id, part)),
                 dtype,
                 device.clone(),
-            )
+            ))
+            .with_bf16(bf16)
         };
         let build = || -> candle_core::Result<_> {
             let text = ClipTextModel::new(vb("text_encoder"), &clip_c, false)?;

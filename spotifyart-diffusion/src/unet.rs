@@ -3,11 +3,13 @@
 //! `unet/config.json`.
 
 use candle_core::{D, DType, Module, Result, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder};
+use candle_nn::LayerNorm;
 use serde::{Deserialize, Serialize};
 
+use crate::layer_weights::LayerWeights;
 use crate::layers::{
-    self, Conv2d, GroupNorm, attention, merge_heads, norm_silu, split_heads, timestep_features,
+    self, Conv2d, GroupNorm, Linear, attention, merge_heads, norm_silu, split_heads,
+    timestep_features,
 };
 
 /// A number or one number per block, as diffusers configs write them.
@@ -129,7 +131,7 @@ pub(crate) struct ResnetBlock {
 
 impl ResnetBlock {
     pub(crate) fn new(
-        vb: VarBuilder,
+        vb: LayerWeights,
         cin: usize,
         cout: usize,
         temb: Option<usize>,
@@ -143,7 +145,7 @@ impl ResnetBlock {
     /// directly ([`layers::conv3x3_direct`]), which suits the decoders'
     /// large feature maps; the UNet's small ones keep unfolding.
     pub(crate) fn new_decoder(
-        vb: VarBuilder,
+        vb: LayerWeights,
         cin: usize,
         cout: usize,
         groups: usize,
@@ -153,7 +155,7 @@ impl ResnetBlock {
     }
 
     fn build(
-        vb: VarBuilder,
+        vb: LayerWeights,
         cin: usize,
         cout: usize,
         temb: Option<usize>,
@@ -161,7 +163,7 @@ impl ResnetBlock {
         eps: f64,
         direct: bool,
     ) -> Result<Self> {
-        let conv3 = |vb: VarBuilder, cin, cout| {
+        let conv3 = |vb: LayerWeights, cin, cout| {
             if direct {
                 layers::conv3x3_direct(vb, cin, cout, true)
             } else {
@@ -208,7 +210,13 @@ struct Attention {
 }
 
 impl Attention {
-    fn new(vb: VarBuilder, dim: usize, ctx_dim: usize, heads: usize, upcast: bool) -> Result<Self> {
+    fn new(
+        vb: LayerWeights,
+        dim: usize,
+        ctx_dim: usize,
+        heads: usize,
+        upcast: bool,
+    ) -> Result<Self> {
         Ok(Self {
             q: layers::linear(vb.pp("to_q"), dim, dim, false)?,
             k: layers::linear(vb.pp("to_k"), ctx_dim, dim, false)?,
@@ -248,7 +256,13 @@ struct TransformerBlock {
 }
 
 impl TransformerBlock {
-    fn new(vb: VarBuilder, dim: usize, ctx_dim: usize, heads: usize, upcast: bool) -> Result<Self> {
+    fn new(
+        vb: LayerWeights,
+        dim: usize,
+        ctx_dim: usize,
+        heads: usize,
+        upcast: bool,
+    ) -> Result<Self> {
         let inner = dim * 4;
         Ok(Self {
             norm1: layers::layer_norm(vb.pp("norm1"), dim, 1e-5)?,
@@ -286,7 +300,13 @@ struct Transformer2d {
 }
 
 impl Transformer2d {
-    fn new(vb: VarBuilder, c: &UNetConfig, ch: usize, heads: usize, depth: usize) -> Result<Self> {
+    fn new(
+        vb: LayerWeights,
+        c: &UNetConfig,
+        ch: usize,
+        heads: usize,
+        depth: usize,
+    ) -> Result<Self> {
         let proj = |name: &str| -> Result<Projection> {
             Ok(if c.use_linear_projection {
                 Projection::Linear(layers::linear(vb.pp(name), ch, ch, true)?)
@@ -383,7 +403,8 @@ pub struct UNet {
 
 impl UNet {
     /// Builds the UNet from `vb` (the root of its safetensors).
-    pub fn new(vb: VarBuilder, c: &UNetConfig) -> Result<Self> {
+    pub fn new<'a>(vb: impl Into<LayerWeights<'a>>, c: &UNetConfig) -> Result<Self> {
+        let vb = vb.into();
         let ch = &c.block_out_channels;
         let n = ch.len();
         let temb_dim = ch[0] * 4;

@@ -3,9 +3,11 @@
 //! (`AutoencoderTiny`) for fast previews and slow CPUs.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+
 use serde::{Deserialize, Serialize};
 
+use crate::layer_weights::LayerWeights;
+use crate::layers::Linear;
 use crate::layers::{self, Conv2d, GroupNorm, attention, merge_heads, norm_silu, split_heads};
 use crate::unet::ResnetBlock;
 
@@ -67,7 +69,7 @@ struct MidAttention {
 }
 
 impl MidAttention {
-    fn new(vb: VarBuilder, ch: usize, groups: usize) -> Result<Self> {
+    fn new(vb: LayerWeights, ch: usize, groups: usize) -> Result<Self> {
         let legacy = !vb.contains_tensor("to_q.weight") && vb.contains_tensor("query.weight");
         let name = |new: &'static str, old: &'static str| if legacy { old } else { new };
         Ok(Self {
@@ -115,7 +117,8 @@ pub struct VaeDecoder {
 impl VaeDecoder {
     /// Builds the decoder from `vb` (the root of the VAE's safetensors;
     /// encoder weights are left unread).
-    pub fn new(vb: VarBuilder, c: &VaeConfig) -> Result<Self> {
+    pub fn new<'a>(vb: impl Into<LayerWeights<'a>>, c: &VaeConfig) -> Result<Self> {
+        let vb = vb.into();
         let ch = &c.block_out_channels;
         let (g, n, lat) = (c.norm_num_groups, ch.len(), c.latent_channels);
         let d = vb.pp("decoder");
@@ -308,8 +311,8 @@ pub struct TinyDecoder {
 
 impl TinyDecoder {
     /// Builds the decoder from `vb` (the root of TAESD's safetensors).
-    pub fn new(vb: VarBuilder, c: &TinyVaeConfig) -> Result<Self> {
-        let vb = vb.pp("decoder.layers");
+    pub fn new<'a>(vb: impl Into<LayerWeights<'a>>, c: &TinyVaeConfig) -> Result<Self> {
+        let vb = vb.into().pp("decoder.layers");
         let ch = &c.decoder_block_out_channels;
         let mut layers = vec![
             TinyLayer::Conv(layers::conv3x3_direct(

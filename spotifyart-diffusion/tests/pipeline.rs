@@ -17,8 +17,8 @@ use spotifyart_diffusion::clip::ClipTextModel;
 use spotifyart_diffusion::unet::UNet;
 use spotifyart_diffusion::vae::VaeDecoder;
 use spotifyart_diffusion::{
-    Decoder, DeviceChoice, DiffusionGenerator, LoadOptions, Pipeline, SchedulerKind, WeightSource,
-    spec,
+    Decoder, DeviceChoice, DiffusionGenerator, LoadOptions, Pipeline, Precision, SchedulerKind,
+    WeightSource, spec,
 };
 
 fn request(model: &str, seed: u64) -> ArtRequest {
@@ -337,14 +337,39 @@ fn write_component(
     config: Option<serde_json::Value>,
     build: impl FnOnce(VarBuilder) -> candle_core::Result<()>,
 ) {
+    save_component(root, dir, file, config, &random_weights(build), DType::F16)
+}
+
+/// The weights `build` asks for, random, rounded to values f16 holds (so
+/// every dtype stores the same model).
+fn random_weights(
+    build: impl FnOnce(VarBuilder) -> candle_core::Result<()>,
+) -> HashMap<String, Tensor> {
     let vm = VarMap::new();
     build(VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
-    let tensors: HashMap<String, Tensor> = vm
-        .data()
+    vm.data()
         .lock()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().to_dtype(DType::F16).unwrap()))
+        .map(|(k, v)| {
+            let half = v.as_tensor().to_dtype(DType::F16).unwrap();
+            (k.clone(), half.to_dtype(DType::F32).unwrap())
+        })
+        .collect()
+}
+
+/// Saves `tensors` as `dtype`, with `config`, in diffusers' layout.
+fn save_component(
+    root: &Path,
+    dir: &str,
+    file: &str,
+    config: Option<serde_json::Value>,
+    tensors: &HashMap<String, Tensor>,
+    dtype: DType,
+) {
+    let tensors: HashMap<String, Tensor> = tensors
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_dtype(dtype).unwrap()))
         .collect();
     std::fs::create_dir_all(root.join(dir)).unwrap();
     candle_core::safetensors::save(&tensors, root.join(dir).join(file)).unwrap();
@@ -402,6 +427,60 @@ fn loads_a_diffusers_folder_with_f16_weights_and_its_configs() {
     let e = g.generate(&r, &GenerationContext::new()).unwrap_err();
     assert!(matches!(e, Error::Model { .. }), "{e}");
     assert!(e.to_string().contains("UNet weights do not fit"), "{e}");
+}
+
+/// f32 files are multiplied where they lie in the mapped file, f16 files
+/// are converted into memory: the same weights must paint the same
+/// picture either way.
+#[test]
+fn f32_weights_used_in_place_paint_what_converted_f16_weights_paint() {
+    let (clip, _, unet, vae) = spec("tiny").unwrap().default_configs();
+    let parts = [
+        (
+            "text_encoder",
+            "model",
+            serde_json::to_value(&clip).unwrap(),
+            random_weights(|vb| ClipTextModel::new(vb, &clip, false).map(drop)),
+        ),
+        (
+            "unet",
+            "diffusion_pytorch_model",
+            serde_json::to_value(&unet).unwrap(),
+            random_weights(|vb| UNet::new(vb, &unet).map(drop)),
+        ),
+        (
+            "vae",
+            "diffusion_pytorch_model",
+            serde_json::to_value(&vae).unwrap(),
+            random_weights(|vb| VaeDecoder::new(vb, &vae).map(drop)),
+        ),
+    ];
+    let mut pngs = Vec::new();
+    for (dtype, suffix) in [(DType::F32, ""), (DType::F16, ".fp16")] {
+        let root = tempfile::tempdir().unwrap();
+        for (dir, stem, config, tensors) in &parts {
+            let file = format!("{stem}{suffix}.safetensors");
+            save_component(
+                root.path(),
+                dir,
+                &file,
+                Some(config.clone()),
+                tensors,
+                dtype,
+            );
+        }
+        let g = DiffusionGenerator::new(Some("sd-1.5"), from_dir(root.path())).unwrap();
+        let png = g
+            .generate(&request("sd-1.5", 11), &GenerationContext::new())
+            .unwrap()
+            .png;
+        decode(&png, 64, 48);
+        pngs.push(png);
+    }
+    assert!(
+        pngs[0] == pngs[1],
+        "the two loading paths painted differently"
+    );
 }
 
 /// CPU, weights from `dir` only.
@@ -601,4 +680,32 @@ fn weights_download_into_the_cache_then_load_from_it() {
     let again = g.generate(&r, &GenerationContext::new()).unwrap();
     assert_eq!(requests.load(Ordering::SeqCst), asked);
     assert!(again.png == first.png);
+}
+
+/// bf16 products (AMX) paint what f32 paints, within rounding; without
+/// AMX asking for bf16 is a clear error.
+#[test]
+fn bf16_paints_close_to_f32_or_names_what_it_needs() {
+    let with = |precision| LoadOptions { precision, ..cpu() };
+    let r = request("tiny", 5);
+    let f32 = DiffusionGenerator::new(Some("tiny"), with(Precision::F32))
+        .unwrap()
+        .generate(&r, &GenerationContext::new())
+        .unwrap();
+    match DiffusionGenerator::new(Some("tiny"), with(Precision::Bf16))
+        .and_then(|g| g.generate(&r, &GenerationContext::new()))
+    {
+        Ok(bf16) => {
+            let (a, b) = (decode(&f32.png, 64, 48), decode(&bf16.png, 64, 48));
+            let mean = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| x.abs_diff(*y) as f64)
+                .sum::<f64>()
+                / a.len() as f64;
+            assert!(mean < 2.0, "mean pixel difference {mean}");
+            assert!(a != b, "bf16 did not change a single rounding: not in use?");
+        }
+        Err(e) => assert!(e.to_string().contains("needs a CPU with AMX"), "{e}"),
+    }
 }

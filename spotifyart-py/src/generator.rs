@@ -50,11 +50,12 @@ impl Generator {
     /// / `tiny-xl` (random test networks: noise) or `palette`.
     /// `model_dir`: a diffusers folder; else the Hugging Face cache
     /// (downloading into it unless `offline`). `device`: `auto`, `cpu`,
-    /// `cuda[:N]`, `metal[:N]`. `store`: where pictures are kept (in memory
+    /// `cuda[:N]`, `metal[:N]`. `precision`: what CPUs multiply in, `auto`
+    /// (bf16 where the CPU has AMX), `f32` or `bf16`. `store`: where pictures are kept (in memory
     /// when None). `progress`: None/True (tqdm or a text bar), False,
     /// `"plain"`, `"tqdm"` or a callable `fn(stage, step, total)`.
     #[new]
-    #[pyo3(signature = (model="sd-turbo", model_dir=None, device=None, *, decoder=None, scheduler=None, offline=false, store=None, progress=None))]
+    #[pyo3(signature = (model="sd-turbo", model_dir=None, device=None, *, decoder=None, scheduler=None, precision=None, offline=false, store=None, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         model: &str,
@@ -62,6 +63,7 @@ impl Generator {
         device: Option<&str>,
         decoder: Option<&str>,
         scheduler: Option<&str>,
+        precision: Option<&str>,
         offline: bool,
         store: Option<PyRef<'_, Store>>,
         progress: Option<Py<PyAny>>,
@@ -80,6 +82,7 @@ impl Generator {
                 device,
                 decoder: parse(decoder)?.unwrap_or_default(),
                 scheduler: parse(scheduler)?,
+                precision: parse(precision)?.unwrap_or_default(),
             },
             ..EngineConfig::default()
         };

@@ -70,6 +70,8 @@ def test_bad_settings_are_clear_errors(tiny: sa.Generator) -> None:
         sa.Generator("tiny", device="tpu")
     with pytest.raises(sa.InvalidInput, match="decoder"):
         sa.Generator("tiny", decoder="fast")
+    with pytest.raises(sa.InvalidInput, match="auto, f32 or bf16"):
+        sa.Generator("tiny", precision="fp8")
 
 
 def test_the_default_model_is_the_one_every_surface_uses() -> None:

@@ -252,6 +252,10 @@ pub struct DiffusionArgs {
     /// tiny (TAESD: fast, slightly soft; needs madebyollin/taesd).
     #[arg(long, default_value = "auto")]
     pub decoder: spotifyart_diffusion::Decoder,
+    /// What CPUs multiply in: auto (bf16 where the CPU has AMX, f32
+    /// elsewhere), f32, or bf16 (AMX only). GPUs run f16 regardless.
+    #[arg(long, env = "SPOTIFYART_PRECISION", default_value = "auto")]
+    pub precision: spotifyart_diffusion::Precision,
     /// Never download weights; use the folder or the cache only.
     #[arg(long)]
     pub offline: bool,

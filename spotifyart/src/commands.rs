@@ -163,6 +163,7 @@ fn painting(model: Option<&str>, args: &DiffusionArgs) -> EngineConfig {
             device: args.device,
             decoder: args.decoder,
             scheduler: args.scheduler,
+            precision: args.precision,
         },
         ..defaults
     }

@@ -13,11 +13,14 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
 use spotifyart_core::{ArtRequest, GenerationContext};
+use spotifyart_diffusion::layer_weights::LayerWeights;
 use spotifyart_diffusion::pipeline::{DEFAULT_TILE, TILE_OVERLAP};
 use spotifyart_diffusion::tokenizer::{ClipTokenizer, Padding};
 use spotifyart_diffusion::unet::{UNet, UNetConfig};
 use spotifyart_diffusion::vae::{TinyDecoder, TinyVaeConfig, VaeConfig, VaeDecoder};
-use spotifyart_diffusion::{Decoder, DeviceChoice, LoadOptions, Pipeline, WeightSource, spec};
+use spotifyart_diffusion::{
+    Decoder, DeviceChoice, LoadOptions, Pipeline, Precision, WeightSource, spec,
+};
 
 const PROMPT: &str = "a calm lake at dawn, watercolor";
 
@@ -54,15 +57,18 @@ fn max_diff(a: &Tensor, b: &Tensor) -> Res<(f32, f32)> {
 
 /// One component of a diffusers folder, loaded alone so a case's peak
 /// memory is that component's (as on the diffusers side).
+/// A component's config and weights (mapped, as the pipeline loads
+/// them); CPU products in bf16 where the CPU has AMX unless
+/// `BENCH_PRECISION=f32`.
 fn component<C: DeserializeOwned>(
     dir: &Path,
     dev: &Device,
     dtype: DType,
-) -> Res<(C, VarBuilder<'static>)> {
+) -> Res<(C, LayerWeights<'static>)> {
     let config: C = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json"))?)?;
-    let weights =
-        candle_core::safetensors::load(dir.join("diffusion_pytorch_model.safetensors"), dev)?;
-    Ok((config, VarBuilder::from_tensors(weights, dtype, dev)))
+    let weights = LayerWeights::open(&dir.join("diffusion_pytorch_model.safetensors"), dtype, dev)?;
+    let bf16 = std::env::var("BENCH_PRECISION").map_or(true, |p| p != "f32");
+    Ok((config, weights.with_bf16(bf16)))
 }
 
 /// SDXL's extra paths (pooled text and size conditioning, deeper
@@ -142,6 +148,10 @@ fn main() -> Res<()> {
         device,
         decoder,
         scheduler: None,
+        precision: match std::env::var("BENCH_PRECISION").as_deref() {
+            Ok("f32") => Precision::F32,
+            _ => Precision::Auto,
+        },
     };
     let dev = device.device()?;
     let dtype = if dev.is_cpu() { DType::F32 } else { DType::F16 };

@@ -91,7 +91,7 @@ fn attend<const W: usize>(
     // both operands padded to whole tiles with zeros.
     let mp = m.next_multiple_of(2 * W);
     let dp = d.next_multiple_of(W);
-    let mut kt = vec![0f32; bh * d * mp];
+    let mut kt = super::memory::zeros::<f32>(bh * d * mp);
     kt.par_chunks_mut(d * mp)
         .zip(k.par_chunks(m * d))
         .for_each(|(kt, k)| {
@@ -102,7 +102,7 @@ fn attend<const W: usize>(
                 }
             }
         });
-    let mut vp = vec![0f32; bh * m * dp];
+    let mut vp = super::memory::zeros::<f32>(bh * m * dp);
     vp.par_chunks_mut(m * dp)
         .zip(v.par_chunks(m * d))
         .for_each(|(vp, v)| {
@@ -112,7 +112,7 @@ fn attend<const W: usize>(
         });
     // Query rows per block: a multiple of 8 (the tiles' height).
     let block = (SCORE_BLOCK / mp).clamp(8, 256) / 8 * 8;
-    let mut out = vec![0f32; bh * n * d];
+    let mut out = super::memory::zeros::<f32>(bh * n * d);
     out.par_chunks_mut(n * d)
         .enumerate()
         .flat_map(|(h, head)| {

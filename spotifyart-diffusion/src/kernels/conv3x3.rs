@@ -75,12 +75,12 @@ fn conv3x3<const L: usize>(
     let wt = w.next_multiple_of(tile);
     // Zero border of one pixel, and on the right up to whole tiles.
     let (hp, wp) = (h + 2, wt + 2);
-    let mut out = vec![0f32; b * op.cout * h * w];
+    let mut out = super::memory::zeros::<f32>(b * op.cout * h * w);
     for (image, out) in src
         .chunks_exact(cin * h * w)
         .zip(out.chunks_exact_mut(op.cout * h * w))
     {
-        let mut xp = vec![0f32; cin * hp * wp];
+        let mut xp = super::memory::zeros::<f32>(cin * hp * wp);
         xp.par_chunks_mut(hp * wp)
             .zip(image.par_chunks(h * w))
             .for_each(|(dst, plane)| {

@@ -28,7 +28,7 @@ impl CustomOp1 for Geglu {
             candle_core::bail!("GEGLU needs an even last dimension, got {n}")
         }
         let half = n / 2;
-        let mut dst = vec![0f32; src.len() / 2];
+        let mut dst = super::memory::zeros::<f32>(src.len() / 2);
         let rows = rows_per_task(n);
         dst.par_chunks_mut(rows * half)
             .zip(src.par_chunks(rows * n))

@@ -64,7 +64,7 @@ impl CustomOp1 for GroupNormOp<'_> {
         let spatial: usize = dims[2..].iter().product();
         let cpg = c / self.groups;
         let group_len = cpg * spatial;
-        let mut dst = vec![0f32; src.len()];
+        let mut dst = super::memory::zeros::<f32>(src.len());
         dst.par_chunks_mut(group_len)
             .zip(src.par_chunks(group_len))
             .enumerate()

@@ -21,9 +21,6 @@ pub(crate) struct Im2Col {
     /// Output rows to unfold (a band of the image), so large images are
     /// convolved a cache-sized band at a time.
     pub rows: std::ops::Range<usize>,
-    /// Appends a row of ones, so a bias stored as the weights' last
-    /// column is added by the matrix product itself.
-    pub ones: bool,
 }
 
 impl Im2Col {
@@ -49,13 +46,12 @@ impl CustomOp1 for Im2Col {
         let band = self.rows.start.min(full_h)..self.rows.end.min(full_h);
         let oh = band.len();
         let plane = oh * ow;
-        let rows_out = c * k * k + usize::from(self.ones);
-        let mut dst = vec![0f32; b * rows_out * plane];
+        let rows_out = c * k * k;
+        let mut dst = super::memory::zeros::<f32>(b * rows_out * plane);
         for (bi, batch) in dst.chunks_mut(rows_out * plane).enumerate() {
-            let (body, ones) = batch.split_at_mut(c * k * k * plane);
-            ones.fill(1.0);
             // One task per input channel: k·k output rows each.
-            body.par_chunks_mut(k * k * plane)
+            batch
+                .par_chunks_mut(k * k * plane)
                 .enumerate()
                 .for_each(|(ci, rows)| {
                     let bc = bi * c + ci;
@@ -114,7 +110,6 @@ mod tests {
                 stride: s,
                 padding: p,
                 rows: 0..usize::MAX,
-                ones: false,
             };
             let (oh, ow) = whole.out_size(h, w);
             // Whole, and in bands of 2 output rows.
@@ -134,18 +129,6 @@ mod tests {
                 let d = max_diff(&ours, &theirs);
                 assert!(d < 1e-4, "{h}x{w} k{k} s{s} p{p} band {band}: {d}");
             }
-            // A bias as the weights' last column, against a row of ones.
-            let bias = Tensor::randn(0f32, 1., (4, 1), &dev)?;
-            let with_bias = Tensor::cat(&[&wt.reshape((4, ()))?, &bias], 1)?;
-            let op = Im2Col {
-                ones: true,
-                ..whole.clone()
-            };
-            let ours = with_bias
-                .broadcast_matmul(&x.apply_op1_no_bwd(&op)?)?
-                .reshape((2, 4, oh, ow))?;
-            let want = theirs.broadcast_add(&bias.reshape((1, 4, 1, 1))?)?;
-            assert!(max_diff(&ours, &want) < 1e-4, "bias {h}x{w} k{k} s{s} p{p}");
         }
         Ok(())
     }

@@ -12,15 +12,19 @@
 //!
 //! One file per kernel: `softmax`, `geglu`, `group_norm`, `attention`
 //! (unmasked attention in cache-sized blocks), `conv3x3` (a direct 3×3
-//! convolution) and `im2col` (the unfolding other convolutions multiply).
+//! convolution), `im2col` (the unfolding other convolutions multiply) and
+//! `matmul` (products against weights where they lie).
 //! This file holds what they share: the `exp`/`erf` approximations, the
 //! lane-wise reductions, the rows per rayon task and the CPU checks.
 
+pub(crate) mod amx;
 mod attention;
 mod conv3x3;
 mod geglu;
 mod group_norm;
 mod im2col;
+mod matmul;
+pub(crate) mod memory;
 mod softmax;
 
 pub(crate) use attention::attention;
@@ -28,6 +32,7 @@ pub(crate) use conv3x3::{Conv3x3, pack_conv3x3};
 pub(crate) use geglu::geglu;
 pub(crate) use group_norm::GroupNormOp;
 pub(crate) use im2col::Im2Col;
+pub(crate) use matmul::{Linear, WeightTimes};
 pub(crate) use softmax::softmax_last_dim_in_place;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};

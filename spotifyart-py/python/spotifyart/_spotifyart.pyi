@@ -199,6 +199,7 @@ class Generator:
         *,
         decoder: Optional[str] = None,
         scheduler: Optional[str] = None,
+        precision: Optional[str] = None,
         offline: bool = False,
         store: Optional[Store] = None,
         progress: _Progress = None,
