@@ -3,7 +3,7 @@
 //! as diffusers writes them.
 
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm};
+use candle_nn::LayerNorm;
 use serde::{Deserialize, Serialize};
 
 use crate::layer_weights::LayerWeights;
@@ -134,7 +134,7 @@ pub struct TextEmbedding {
 /// A CLIP text transformer.
 #[derive(Debug)]
 pub struct ClipTextModel {
-    tokens: Embedding,
+    tokens: layers::Embedding,
     positions: Tensor,
     layers: Vec<EncoderLayer>,
     final_norm: LayerNorm,
@@ -160,8 +160,7 @@ impl ClipTextModel {
             vb.pp("text_model")
         };
         let emb = tm.pp("embeddings");
-        let tokens =
-            candle_nn::embedding(c.vocab_size, c.hidden_size, emb.pp("token_embedding").vb())?;
+        let tokens = layers::embedding(emb.pp("token_embedding"), c.vocab_size, c.hidden_size)?;
         let positions = emb
             .pp("position_embedding")
             .get((c.max_position_embeddings, c.hidden_size), "weight")?;

@@ -84,6 +84,14 @@ impl Module for Conv2d {
         let (b, cin, h, w) = xs.dims4()?;
         let cout = weight.rows();
         let times = kernels::WeightTimes { weight, bias };
+        if weight.bf16() && kernel > 1 {
+            return xs.contiguous()?.apply_op1_no_bwd(&kernels::ConvAmx {
+                weight,
+                bias,
+                kernel,
+                stride,
+            });
+        }
         if kernel == 1 && stride == 1 {
             let ys = xs
                 .contiguous()?
@@ -217,8 +225,10 @@ pub(crate) fn conv3x3_direct(
     if !on_cpu_f32(&vb) {
         return Ok(Conv2d::Candle(candle_conv(vb, cin, cout, 3, 1, bias)?));
     }
-    if vb.bf16() {
-        // On AMX unfolding and multiplying is the faster way.
+    if vb.bf16() && cin >= 128 {
+        // On AMX unfolding and multiplying is the faster way, except for
+        // thin layers (TAESD's 64 channels), where unfolding costs more
+        // than the arithmetic it feeds.
         return conv2d(vb, cin, cout, 3, 1, bias);
     }
     let (weight, bias) = conv_weights(&vb, cin, cout, 3, bias)?;
@@ -282,6 +292,55 @@ pub(crate) fn linear(vb: LayerWeights, din: usize, dout: usize, bias: bool) -> R
         })
         .transpose()?;
     Ok(Linear::Cpu { weight, bias })
+}
+
+/// A token embedding table: on CPUs the rows are read from the weights
+/// where they lie (a 49408-token table is 200 MB of f32 that a prompt
+/// reads 77 rows of), candle's elsewhere.
+#[derive(Debug)]
+pub(crate) enum Embedding {
+    Candle(candle_nn::Embedding),
+    Cpu { table: Matrix },
+}
+
+impl Embedding {
+    pub(crate) fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        let table = match self {
+            Self::Candle(e) => return e.forward(ids),
+            Self::Cpu { table } => table,
+        };
+        let (rows, dim) = (table.rows(), table.cols());
+        let values = table.values();
+        let flat = ids.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+        let mut out = Vec::with_capacity(flat.len() * dim);
+        for id in flat {
+            let id = id as usize;
+            if id >= rows {
+                candle_core::bail!("token id {id} outside the embedding table of {rows}")
+            }
+            out.extend_from_slice(&values[id * dim..(id + 1) * dim]);
+        }
+        let mut shape = ids.dims().to_vec();
+        shape.push(dim);
+        Tensor::from_vec(out, shape, ids.device())
+    }
+}
+
+pub(crate) fn embedding(vb: LayerWeights, vocab: usize, dim: usize) -> Result<Embedding> {
+    if !on_cpu_f32(&vb) {
+        return Ok(Embedding::Candle(candle_nn::embedding(
+            vocab,
+            dim,
+            vb.vb(),
+        )?));
+    }
+    let hints = Init::Randn {
+        mean: 0.,
+        stdev: 1.,
+    };
+    Ok(Embedding::Cpu {
+        table: vb.matrix("weight", &[vocab, dim], hints)?,
+    })
 }
 
 /// GroupNorm with its affine transform; on CPUs one fused pass (with the

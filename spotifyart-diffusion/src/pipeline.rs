@@ -58,8 +58,8 @@ impl std::str::FromStr for Decoder {
 /// What the CPU multiplies matrices in. GPUs run f16 whatever this says.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Precision {
-    /// bf16 where the CPU has AMX (measured 3–4× faster there, see
-    /// docs/models.md), f32 elsewhere.
+    /// bf16 for the VAE decoder where the CPU has AMX, f32 for the rest
+    /// and elsewhere: what measured fastest for a whole painting.
     #[default]
     Auto,
     /// f32 throughout.
@@ -82,13 +82,18 @@ impl std::str::FromStr for Precision {
 }
 
 impl Precision {
-    /// Whether CPU matrix products run in bf16 on this machine.
-    fn bf16(self) -> Result<bool> {
+    /// Whether CPU matrix products run in bf16 on this machine: `(the
+    /// VAE decoder, everything else)`. `Auto` takes bf16 only for the VAE,
+    /// whose convolutions do the most arithmetic per weight (full-size
+    /// feature maps): there bf16 pays for packing its weights many times
+    /// over, while in a one-step process the UNet's 865M weights cost more
+    /// to pack than bf16 saves (docs/models.md has the figures).
+    fn bf16(self) -> Result<(bool, bool)> {
         let amx = crate::kernels::amx::available();
         match self {
-            Self::Auto => Ok(amx),
-            Self::F32 => Ok(false),
-            Self::Bf16 if amx => Ok(true),
+            Self::Auto => Ok((amx, false)),
+            Self::F32 => Ok((false, false)),
+            Self::Bf16 if amx => Ok((true, true)),
             Self::Bf16 => Err(Error::model(
                 "bf16 precision needs a CPU with AMX (Intel Xeon 4th generation or later); \
                  this one has none: use --precision f32 or auto",
@@ -201,11 +206,13 @@ impl Pipeline {
         } else {
             DType::F16
         };
-        let bf16 = device.is_cpu() && opts.precision.bf16()?;
+        let (vae_bf16, bf16) = match device.is_cpu() {
+            true => opts.precision.bf16()?,
+            false => (false, false),
+        };
         if spec.test {
             // Test models stay f32 unless bf16 is asked for by name, so
             // their pictures are the same on every CPU.
-            let bf16 = bf16 && opts.precision == Precision::Bf16;
             return Self::random(spec, device, dtype, bf16, opts);
         }
         let dir = opts.weights.model_dir.as_deref();
@@ -260,7 +267,7 @@ impl Pipeline {
         };
         let started = Instant::now();
         let vae = VaeDecoder::new(
-            load_weights(files.required("VAE")?, vae_dtype, &device)?.with_bf16(bf16),
+            load_weights(files.required("VAE")?, vae_dtype, &device)?.with_bf16(vae_bf16),
             &vae_c,
         )
         .map_err(model_err("VAE weights do not fit the model"))?;

@@ -212,6 +212,70 @@ impl PackedB {
         }
     }
 
+    /// The columns a convolution multiplies (see [`super::Im2Col`]),
+    /// packed straight from one `(cin, h, w)` image for output rows
+    /// `rows`, without the f32 columns in between: column `j` is output
+    /// pixel `j` of the band, row `kk` is input channel, kernel row and
+    /// column, as PyTorch orders conv weights.
+    pub(crate) fn unfold(
+        image: &[f32],
+        (cin, h, w): (usize, usize, usize),
+        conv: &super::Im2Col,
+        buf: Vec<u32>,
+    ) -> Self {
+        let (k, s, pad) = (conv.kernel, conv.stride, conv.padding);
+        let (_, ow) = conv.out_size(h, w);
+        let rows = conv.rows.clone();
+        assert!(image.len() == cin * h * w, "amx: image of the wrong size");
+        let (kdim, n) = (cin * k * k, rows.len() * ow);
+        let (nb, ks) = (n.div_ceil(BLOCK), kdim.div_ceil(BLOCK));
+        let mut data = zeroed(buf, nb * ks * BLOCK * BLOCK / 2);
+        // Output row `oy` of kernel tap `kk`: the input row it reads,
+        // shifted, zero outside the image.
+        let fill = |kk: usize, oy: usize, row: &mut [f32]| {
+            row.fill(0.0);
+            if kk >= kdim {
+                return;
+            }
+            let (ci, ky, kx) = (kk / (k * k), (kk / k) % k, kk % k);
+            let iy = (oy * s + ky) as isize - pad as isize;
+            if iy < 0 || iy >= h as isize {
+                return;
+            }
+            let input = &image[(ci * h + iy as usize) * w..][..w];
+            let lo = pad.saturating_sub(kx).div_ceil(s);
+            let hi = ((w + pad).saturating_sub(kx)).div_ceil(s).min(ow);
+            for (ox, o) in row.iter_mut().enumerate().take(hi).skip(lo) {
+                *o = input[ox * s + kx - pad];
+            }
+        };
+        data.par_chunks_mut(nb * BLOCK * BLOCK / 2)
+            .enumerate()
+            .for_each(|(step, out)| {
+                let (mut r0, mut r1) = (vec![0f32; ow], vec![0f32; ow]);
+                for pair in 0..BLOCK / 2 {
+                    let k0 = step * BLOCK + pair * 2;
+                    if k0 >= kdim {
+                        break;
+                    }
+                    for (r, oy) in rows.clone().enumerate() {
+                        fill(k0, oy, &mut r0);
+                        fill(k0 + 1, oy, &mut r1);
+                        for (ox, (&x0, &x1)) in r0.iter().zip(&r1).enumerate() {
+                            let j = r * ow + ox;
+                            out[(j / 16) * TILE / 2 + pair * 16 + j % 16] =
+                                bf16(x0) as u32 | (bf16(x1) as u32) << 16;
+                        }
+                    }
+                }
+            });
+        Self {
+            data,
+            k: kdim,
+            cols: n,
+        }
+    }
+
     /// The buffer, for the next [`PackedB::pack`].
     pub(crate) fn into_buffer(self) -> Vec<u32> {
         self.data

@@ -144,6 +144,68 @@ impl CustomOp1 for WeightTimes<'_> {
     }
 }
 
+/// A convolution in bf16 on AMX (see [`amx`]): the unfolded columns are
+/// packed straight from the input a band of output rows at a time and
+/// multiplied into the output planes in place.
+pub(crate) struct ConvAmx<'a> {
+    /// `(c_out, c_in·k·k)` weights.
+    pub weight: &'a Matrix,
+    pub bias: Option<&'a [f32]>,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+/// Packed column values per band of [`ConvAmx`] (16 MiB of bf16).
+const AMX_BAND: usize = 8 << 20;
+
+impl CustomOp1 for ConvAmx<'_> {
+    fn name(&self) -> &'static str {
+        "spotifyart-conv-amx"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(storage, layout, self.name())?;
+        let (b, cin, h, w) = layout.shape().dims4()?;
+        let (cout, k) = (self.weight.rows(), self.kernel);
+        if self.weight.cols() != cin * k * k || self.bias.is_some_and(|v| v.len() != cout) {
+            candle_core::bail!("{}: weights do not fit {cin} channels", self.name())
+        }
+        let whole = super::Im2Col {
+            kernel: k,
+            stride: self.stride,
+            padding: k / 2,
+            rows: 0..usize::MAX,
+        };
+        let (oh, ow) = whole.out_size(h, w);
+        let plane = oh * ow;
+        let mut dst = memory::zeros::<f32>(b * cout * plane);
+        if let Some(bias) = self.bias {
+            for (p, &v) in dst.chunks_mut(plane).zip(bias.iter().cycle()) {
+                p.fill(v);
+            }
+        }
+        let band = (AMX_BAND / (cin * k * k * ow).max(1)).clamp(1, oh.max(1));
+        for (image, out) in x.chunks(cin * h * w).zip(dst.chunks_mut(cout * plane)) {
+            for start in (0..oh).step_by(band) {
+                let conv = super::Im2Col {
+                    rows: start..(start + band).min(oh),
+                    ..whole.clone()
+                };
+                let cols = amx::PackedB::unfold(image, (cin, h, w), &conv, SCRATCH_B.take());
+                amx::matmul(
+                    self.weight.left(),
+                    &cols,
+                    &mut out[start * ow..],
+                    plane,
+                    self.bias.is_some(),
+                );
+                SCRATCH_B.set(cols.into_buffer());
+            }
+        }
+        Ok((CpuStorage::F32(dst), Shape::from((b, cout, oh, ow))))
+    }
+}
+
 /// An `m × n` output, each row starting as the bias (or zeros).
 fn start(m: usize, n: usize, bias: Option<&[f32]>) -> Result<Vec<f32>> {
     match bias {
@@ -275,6 +337,46 @@ mod tests {
             })
             .unwrap_err();
         assert!(e.to_string().contains("does not end in 3"), "{e}");
+        Ok(())
+    }
+
+    /// AMX convolutions (bf16) against candle's f32: shapes with padding,
+    /// stride 2, widths off the tile size and an image in two bands.
+    #[test]
+    fn amx_convolution_matches_candles_within_bf16() -> Result<()> {
+        if !amx::available() {
+            eprintln!("no AMX on this CPU: nothing to test");
+            return Ok(());
+        }
+        let dev = Device::Cpu;
+        for (b, cin, cout, h, w, k, s) in [
+            (2, 3, 5, 7, 9, 3, 1),
+            (1, 16, 40, 12, 20, 3, 2),
+            (1, 64, 8, 130, 128, 3, 1),
+            (1, 5, 3, 6, 6, 1, 1),
+        ] {
+            let x = Tensor::rand(-1f32, 1., (b, cin, h, w), &dev)?;
+            let wt = Tensor::rand(-1f32, 1., (cout, cin, k, k), &dev)?;
+            let bias = Tensor::rand(-1f32, 1., cout, &dev)?;
+            let want = x
+                .conv2d(&wt, k / 2, s, 1, 1)?
+                .broadcast_add(&bias.reshape((1, cout, 1, 1))?)?;
+            let weight = Matrix::from_tensor(&wt)?.with_bf16(true);
+            let bias = bias.to_vec1::<f32>()?;
+            let ours = x.apply_op1_no_bwd(&ConvAmx {
+                weight: &weight,
+                bias: Some(&bias),
+                kernel: k,
+                stride: s,
+            })?;
+            assert_eq!(ours.dims(), want.dims());
+            let scale = want.abs()?.max_all()?.to_scalar::<f32>()?;
+            let d = max_diff(&ours, &want);
+            assert!(
+                d < 0.02 * scale + 1e-3,
+                "{b}x{cin}→{cout} {h}x{w} k{k} s{s}: {d} of {scale}"
+            );
+        }
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ pub(crate) use conv3x3::{Conv3x3, pack_conv3x3};
 pub(crate) use geglu::geglu;
 pub(crate) use group_norm::GroupNormOp;
 pub(crate) use im2col::Im2Col;
-pub(crate) use matmul::{Linear, WeightTimes};
+pub(crate) use matmul::{ConvAmx, Linear, WeightTimes};
 pub(crate) use softmax::softmax_last_dim_in_place;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
