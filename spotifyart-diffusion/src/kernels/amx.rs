@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::memory::zeroed;
+use super::memory::reuse;
 
 /// Rows and k-values of one block: two tiles of 16 rows, 32 bf16 each.
 const BLOCK: usize = 32;
@@ -151,26 +151,24 @@ impl PackedA {
 }
 
 impl PackedB {
-    #[cfg(test)]
-    pub(crate) fn new(v: View) -> Self {
-        Self::pack(v, Vec::new())
-    }
-
     /// Packs `v` into `buf`'s memory.
     pub(crate) fn pack(v: View, buf: Vec<u32>) -> Self {
         assert!(v.fits(), "amx: right operand out of bounds");
         let (nb, ks) = (v.cols.div_ceil(BLOCK), v.rows.div_ceil(BLOCK));
-        let mut data = zeroed(buf, nb * ks * BLOCK * BLOCK / 2);
+        let mut data = reuse(buf, nb * ks * BLOCK * BLOCK / 2);
         // One task per step of 32 k rows, across every column block; each
-        // u32 is one column's pair of k rows.
+        // u32 is one column's pair of k rows. Every value is written,
+        // padding included (the buffer holds the last call's values).
         data.par_chunks_mut(nb * BLOCK * BLOCK / 2)
             .enumerate()
             .for_each(|(step, out)| {
                 for pair in 0..BLOCK / 2 {
                     let k0 = step * BLOCK + pair * 2;
                     if k0 >= v.rows {
-                        break;
+                        zero_pair(out, pair, 0);
+                        continue;
                     }
+                    zero_pair(out, pair, v.cols);
                     let second = k0 + 1 < v.rows;
                     if v.cs == 1 {
                         // Contiguous rows: 16 pairs per tile row.
@@ -229,7 +227,7 @@ impl PackedB {
         assert!(image.len() == cin * h * w, "amx: image of the wrong size");
         let (kdim, n) = (cin * k * k, rows.len() * ow);
         let (nb, ks) = (n.div_ceil(BLOCK), kdim.div_ceil(BLOCK));
-        let mut data = zeroed(buf, nb * ks * BLOCK * BLOCK / 2);
+        let mut data = reuse(buf, nb * ks * BLOCK * BLOCK / 2);
         // Output row `oy` of kernel tap `kk`: the input row it reads,
         // shifted, zero outside the image.
         let fill = |kk: usize, oy: usize, row: &mut [f32]| {
@@ -245,8 +243,16 @@ impl PackedB {
             let input = &image[(ci * h + iy as usize) * w..][..w];
             let lo = pad.saturating_sub(kx).div_ceil(s);
             let hi = ((w + pad).saturating_sub(kx)).div_ceil(s).min(ow);
-            for (ox, o) in row.iter_mut().enumerate().take(hi).skip(lo) {
-                *o = input[ox * s + kx - pad];
+            if lo >= hi {
+                return;
+            }
+            let at = lo * s + kx - pad;
+            if s == 1 {
+                row[lo..hi].copy_from_slice(&input[at..at + hi - lo]);
+            } else {
+                for (o, x) in row[lo..hi].iter_mut().zip(input[at..].iter().step_by(s)) {
+                    *o = *x;
+                }
             }
         };
         data.par_chunks_mut(nb * BLOCK * BLOCK / 2)
@@ -256,15 +262,27 @@ impl PackedB {
                 for pair in 0..BLOCK / 2 {
                     let k0 = step * BLOCK + pair * 2;
                     if k0 >= kdim {
-                        break;
+                        zero_pair(out, pair, 0);
+                        continue;
                     }
+                    zero_pair(out, pair, n);
                     for (r, oy) in rows.clone().enumerate() {
                         fill(k0, oy, &mut r0);
                         fill(k0 + 1, oy, &mut r1);
-                        for (ox, (&x0, &x1)) in r0.iter().zip(&r1).enumerate() {
-                            let j = r * ow + ox;
-                            out[(j / 16) * TILE / 2 + pair * 16 + j % 16] =
-                                bf16(x0) as u32 | (bf16(x1) as u32) << 16;
+                        if ow % 16 == 0 {
+                            // Whole tile rows: 16 pairs side by side.
+                            for (c, (p0, p1)) in r0.chunks(16).zip(r1.chunks(16)).enumerate() {
+                                let at = (r * ow / 16 + c) * TILE / 2 + pair * 16;
+                                for ((o, &x0), &x1) in out[at..at + 16].iter_mut().zip(p0).zip(p1) {
+                                    *o = bf16(x0) as u32 | (bf16(x1) as u32) << 16;
+                                }
+                            }
+                        } else {
+                            for (ox, (&x0, &x1)) in r0.iter().zip(&r1).enumerate() {
+                                let j = r * ow + ox;
+                                out[(j / 16) * TILE / 2 + pair * 16 + j % 16] =
+                                    bf16(x0) as u32 | (bf16(x1) as u32) << 16;
+                            }
                         }
                     }
                 }
@@ -279,6 +297,16 @@ impl PackedB {
     /// The buffer, for the next [`PackedB::pack`].
     pub(crate) fn into_buffer(self) -> Vec<u32> {
         self.data
+    }
+}
+
+/// Zeros pair row `pair` of one k step of a [`PackedB`] from column
+/// `from` to the end of its last block (the padding a reused buffer
+/// would otherwise hold stale values in).
+fn zero_pair(out: &mut [u32], pair: usize, from: usize) {
+    let cols = out.len() / 16;
+    for j in from..cols {
+        out[(j / 16) * TILE / 2 + pair * 16 + j % 16] = 0;
     }
 }
 
@@ -549,7 +577,8 @@ mod tests {
                     rs: k,
                     cs: 1,
                 });
-                let pb = PackedB::new(b_view);
+                // Packed into a buffer full of stale values, as reused ones are.
+                let pb = PackedB::pack(b_view, vec![0x7f80_7f80; 4 * k * n + 4096]);
                 let mut dst = bias.clone();
                 matmul(&pa, &pb, &mut dst, n, true);
                 // Transposed: bias and result as (n × m).

@@ -10,21 +10,41 @@
 const HUGE: usize = 4 << 20;
 const PAGE: usize = 2 << 20;
 
-/// `buf` emptied and refilled with `len` zeros, in its own memory when
-/// that is large enough, else in fresh memory backed by huge pages.
-pub(crate) fn zeroed<T: Copy + Default>(mut buf: Vec<T>, len: usize) -> Vec<T> {
-    buf.clear();
+/// A vector of `len` zeros. Fresh large allocations come zeroed from
+/// the kernel (`calloc` does not write them), so the advice still comes
+/// before any page is touched.
+pub(crate) fn zeros<T: Copy + Default + IsZero>(len: usize) -> Vec<T> {
+    let v = vec![T::ZERO; len];
+    advise_huge(v.as_ptr() as usize, len * std::mem::size_of::<T>());
+    v
+}
+
+/// `buf` at length `len` for a caller that writes every element: its
+/// memory when large enough (old values left in place), else fresh zeros.
+pub(crate) fn reuse<T: Copy + Default + IsZero>(mut buf: Vec<T>, len: usize) -> Vec<T> {
     if buf.capacity() < len {
-        buf = Vec::with_capacity(len);
-        advise_huge(buf.as_ptr() as usize, len * std::mem::size_of::<T>());
+        return zeros(len);
     }
-    buf.resize(len, T::default());
+    buf.resize(len, T::ZERO);
     buf
 }
 
-/// A vector of `len` zeros (see [`zeroed`]).
-pub(crate) fn zeros<T: Copy + Default>(len: usize) -> Vec<T> {
-    zeroed(Vec::new(), len)
+/// Element types whose zero is all zero bits (so `vec![ZERO; n]` can take
+/// memory the kernel already zeroed).
+pub(crate) trait IsZero {
+    const ZERO: Self;
+}
+
+impl IsZero for f32 {
+    const ZERO: Self = 0.0;
+}
+
+impl IsZero for u16 {
+    const ZERO: Self = 0;
+}
+
+impl IsZero for u32 {
+    const ZERO: Self = 0;
 }
 
 #[cfg(target_os = "linux")]
@@ -57,8 +77,12 @@ mod tests {
         assert!(v.iter().all(|&x| x == 0.0));
         v[5] = 1.0;
         let p = v.as_ptr();
-        let v = zeroed(v, 1 << 20);
-        assert_eq!((v.len(), v.as_ptr()), (1 << 20, p));
+        let v = reuse(v, 1 << 20);
+        assert_eq!((v.len(), v.as_ptr(), v[5]), (1 << 20, p, 1.0));
+        let v = reuse(v, 2 << 20);
+        assert_eq!((v.len(), v.as_ptr()), (2 << 20, p));
+        let v = reuse(v, 4 << 20);
+        assert_eq!(v.len(), 4 << 20);
         assert!(v.iter().all(|&x| x == 0.0));
     }
 }
