@@ -120,10 +120,11 @@ impl<'a> LayerWeights<'a> {
             } else {
                 format!("{prefix}.{name}")
             };
-            if self.dtype() == DType::F32 && self.device().is_cpu() {
-                if let Some(range) = file.f32_range(&full, shape) {
-                    return Ok(Matrix::mapped(file.clone(), range, shape[0]).with_bf16(self.bf16));
-                }
+            if self.dtype() == DType::F32
+                && self.device().is_cpu()
+                && let Some(range) = file.f32_range(&full, shape)
+            {
+                return Ok(Matrix::mapped(file.clone(), range, shape[0]).with_bf16(self.bf16));
             }
         }
         Ok(Matrix::from_tensor(&self.vb.get_with_hints(shape, name, hints)?)?.with_bf16(self.bf16))

@@ -297,7 +297,7 @@ enum TinyLayer {
     Relu,
     /// Three convolutions plus the identity, as `AutoencoderTinyBlock`
     /// with equal channels.
-    Block([Conv2d; 3]),
+    Block(Box<[Conv2d; 3]>),
     Upsample,
 }
 
@@ -332,7 +332,7 @@ impl TinyDecoder {
                     layers::conv3x3_direct(v.pp(2), cout, cout, true)?,
                     layers::conv3x3_direct(v.pp(4), cout, cout, true)?,
                 ];
-                layers.push(TinyLayer::Block(convs));
+                layers.push(TinyLayer::Block(Box::new(convs)));
             }
             if !last {
                 layers.push(TinyLayer::Upsample);

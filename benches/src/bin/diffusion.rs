@@ -59,7 +59,8 @@ fn max_diff(a: &Tensor, b: &Tensor) -> Res<(f32, f32)> {
 /// memory is that component's (as on the diffusers side).
 /// A component's config and weights (mapped, as the pipeline loads
 /// them); CPU products in bf16 where the CPU has AMX unless
-/// `BENCH_PRECISION=f32`.
+/// `BENCH_PRECISION=f32`. Whole pipelines take `BENCH_PRECISION` as
+/// `--precision` (auto, f32, bf16).
 fn component<C: DeserializeOwned>(
     dir: &Path,
     dev: &Device,
@@ -150,6 +151,7 @@ fn main() -> Res<()> {
         scheduler: None,
         precision: match std::env::var("BENCH_PRECISION").as_deref() {
             Ok("f32") => Precision::F32,
+            Ok("bf16") => Precision::Bf16,
             _ => Precision::Auto,
         },
     };
