@@ -1,7 +1,7 @@
 //! What the model constructors read their weights through: candle-nn's
 //! `VarBuilder` (names, prefixes, shape checks, test initialisers) plus,
 //! when the weights come from a mapped file, that file, so the large
-//! matrices are used in place ([`LayerWeights::matrix`]).
+//! matrices are used in place (`LayerWeights::matrix`).
 
 use std::sync::Arc;
 
