@@ -8,7 +8,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Result, Shape};
 use candle_nn::{Init, VarBuilder};
 
-use crate::matrix::Matrix;
+use crate::kernels::Matrix;
 use crate::tensor_file::{Backend, TensorFile};
 
 /// A `VarBuilder`, and the mapped file behind it if there is one. Any

@@ -8,8 +8,8 @@ use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Conv2dConfig, Init, LayerNorm};
 
 use crate::kernels;
+use crate::kernels::Matrix;
 use crate::layer_weights::LayerWeights;
-use crate::matrix::Matrix;
 
 /// Largest attention score matrix computed at once, in elements. A 512²
 /// SD 1.5 step would otherwise build 8 × 4096 × 4096 scores per image

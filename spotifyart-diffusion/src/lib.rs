@@ -40,7 +40,6 @@ pub mod generator;
 mod kernels;
 pub mod layer_weights;
 mod layers;
-mod matrix;
 pub mod models;
 pub mod pipeline;
 pub mod schedulers;

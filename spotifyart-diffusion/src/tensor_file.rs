@@ -1,6 +1,6 @@
 //! A safetensors file mapped into memory. Weights whose dtype and layout
 //! already fit the run (f32 on the CPU) are used where they lie: the
-//! layers multiply the mapped bytes ([`Matrix`](crate::matrix::Matrix)),
+//! layers multiply the mapped bytes ([`Matrix`](crate::kernels::Matrix)),
 //! so loading copies nothing, touches no fresh memory and adds no second
 //! copy of a weight at the peak (the page cache holds it once). Everything
 //! else (biases, norms, f16 files, GPUs) is copied out per tensor when a

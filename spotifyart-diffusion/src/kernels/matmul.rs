@@ -8,8 +8,8 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use gemm::Parallelism;
 
+use super::Matrix;
 use super::{amx, contiguous, memory};
-use crate::matrix::Matrix;
 
 thread_local! {
     /// The packed activations of the last bf16 product on this thread:

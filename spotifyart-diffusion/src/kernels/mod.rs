@@ -24,6 +24,7 @@ mod geglu;
 mod group_norm;
 mod im2col;
 mod matmul;
+mod matrix;
 pub(crate) mod memory;
 mod softmax;
 
@@ -33,6 +34,7 @@ pub(crate) use geglu::geglu;
 pub(crate) use group_norm::GroupNormOp;
 pub(crate) use im2col::Im2Col;
 pub(crate) use matmul::{ConvAmx, Linear, WeightTimes};
+pub(crate) use matrix::Matrix;
 pub(crate) use softmax::softmax_last_dim_in_place;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use candle_core::{DType, Result, Tensor};
 
-use crate::kernels::amx::{PackedA, View};
+use super::amx::{PackedA, View};
 use crate::tensor_file::TensorFile;
 
 /// `rows × cols` f32 values, row-major (PyTorch's layout of linear and
