@@ -61,9 +61,9 @@ pub mod store;
 pub mod testing;
 
 pub use art::{
-    ArtParams, ArtRequest, Artwork, ArtworkMeta, CancelToken, ContentKey, GeneratedImage,
-    GenerationContext, GeneratorSet, ImageGenerator, ImageGeneratorExt, ModelInfo, ModelKind,
-    PalettePainter, Progress, Stage, Subject,
+    ArtParams, ArtRequest, Artwork, ArtworkMeta, CancelToken, ContentKey, CoverJpeg,
+    GeneratedImage, GenerationContext, GeneratorSet, ImageGenerator, ImageGeneratorExt, ModelInfo,
+    ModelKind, PalettePainter, Progress, Stage, Subject, cover_jpeg,
 };
 pub use engine::{ArtOutcome, ArtTicket, Engine, EngineBuilder, PreparedArt};
 pub use env::env_secret;

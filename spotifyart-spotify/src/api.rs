@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -258,12 +259,12 @@ impl UserApi {
         }
     }
 
-    async fn call<B: Serialize + Sync>(
+    async fn call(
         &self,
         what: &str,
         method: Method,
         url: &Url,
-        body: Option<&B>,
+        body: Option<&Body>,
     ) -> Result<Reply> {
         let token = self.access_token(None).await?;
         let reply = self.send_once(what, &method, url, body, &token).await?;
@@ -278,24 +279,22 @@ impl UserApi {
         self.send_once(what, &method, url, body, &token).await
     }
 
-    async fn send_once<B: Serialize + Sync>(
+    async fn send_once(
         &self,
         what: &str,
         method: &Method,
         url: &Url,
-        body: Option<&B>,
+        body: Option<&Body>,
         token: &SecretString,
     ) -> Result<Reply> {
-        let method_is_get = *method == Method::GET;
+        // GET and PUT may be retried after a server error; POST may not.
+        let idempotent = *method == Method::GET || *method == Method::PUT;
         // The bearer header is marked sensitive so no debug output shows it.
         let transport = self.auth.transport();
         let client = transport.client().clone();
         let (method, url) = (method.clone(), url.clone());
         let bearer = format!("Bearer {}", token.expose_secret());
-        let body = body
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|e| Error::internal(format!("encoding {what}: {e}")))?;
+        let body = body.cloned();
         let build = move || {
             let mut auth = reqwest::header::HeaderValue::from_str(&bearer)
                 .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
@@ -305,16 +304,16 @@ impl UserApi {
                 .header(reqwest::header::AUTHORIZATION, auth);
             match &body {
                 Some(b) => req
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.clone()),
+                    .header(reqwest::header::CONTENT_TYPE, b.content_type)
+                    .body(b.bytes.clone()),
                 None => req,
             }
         };
-        transport.send(what, method_is_get, &build).await
+        transport.send(what, idempotent, &build).await
     }
 
     async fn get<T: DeserializeOwned>(&self, what: &str, url: &Url) -> Result<T> {
-        let reply = self.call::<()>(what, Method::GET, url, None).await?;
+        let reply = self.call(what, Method::GET, url, None).await?;
         if !reply.status.is_success() {
             return Err(api_error(&reply, what));
         }
@@ -327,7 +326,8 @@ impl UserApi {
         url: &Url,
         body: &B,
     ) -> Result<T> {
-        let reply = self.call(what, Method::POST, url, Some(body)).await?;
+        let body = Body::json(body, what)?;
+        let reply = self.call(what, Method::POST, url, Some(&body)).await?;
         if !reply.status.is_success() {
             return Err(api_error(&reply, what));
         }
@@ -482,6 +482,37 @@ impl UserApi {
         Ok(())
     }
 
+    /// Sets a playlist's cover (`PUT /v1/playlists/{id}/images`): `jpeg`
+    /// is sent base64-encoded, as Spotify takes it, and must fit
+    /// [`COVER_MAX_BASE64`](crate::COVER_MAX_BASE64) in that form (see
+    /// `spotifyart_core::cover_jpeg`). Needs [`COVER_SCOPES`](crate::COVER_SCOPES)
+    /// and a playlist the user owns.
+    pub async fn set_playlist_cover(&self, playlist: &str, jpeg: &[u8]) -> Result<()> {
+        let id = spotify_id(playlist, "playlist")?;
+        if jpeg.len() < 4 || jpeg[..2] != [0xFF, 0xD8] {
+            return Err(Error::invalid("a playlist cover must be a JPEG image"));
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(jpeg);
+        if encoded.len() > crate::COVER_MAX_BASE64 {
+            return Err(Error::invalid(format!(
+                "the cover takes {} bytes as base64; Spotify accepts at most {}",
+                encoded.len(),
+                crate::COVER_MAX_BASE64
+            )));
+        }
+        let what = "set playlist cover";
+        let url = self.url(&format!("v1/playlists/{id}/images"), &[]);
+        let body = Body {
+            content_type: "image/jpeg",
+            bytes: encoded.into_bytes(),
+        };
+        let reply = self.call(what, Method::PUT, &url, Some(&body)).await?;
+        if !reply.status.is_success() {
+            return Err(api_error(&reply, what));
+        }
+        Ok(())
+    }
+
     /// Creates a private playlist for the user (`POST /v1/me/playlists`).
     pub async fn create_playlist(&self, name: &str, description: &str) -> Result<Playlist> {
         let url = self.url("v1/me/playlists", &[]);
@@ -491,6 +522,23 @@ impl UserApi {
             &serde_json::json!({ "name": name, "description": description, "public": false }),
         )
         .await
+    }
+}
+
+/// A request body, encoded, with its content type.
+#[derive(Clone)]
+struct Body {
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Body {
+    fn json<B: Serialize>(body: &B, what: &str) -> Result<Self> {
+        Ok(Self {
+            content_type: "application/json",
+            bytes: serde_json::to_vec(body)
+                .map_err(|e| Error::internal(format!("encoding {what}: {e}")))?,
+        })
     }
 }
 

@@ -16,6 +16,17 @@ pub const LISTENING_SCOPES: &[&str] = &["user-top-read", "user-read-recently-pla
 /// Extra scopes the playlist archive job needs; asked for only by callers
 /// that run it (`spotifyart login --archive`).
 pub const ARCHIVE_SCOPES: &[&str] = &["playlist-read-private", "playlist-modify-private"];
+/// Extra scopes setting a playlist's cover needs (`PUT
+/// /v1/playlists/{id}/images`): image upload and changing the user's
+/// playlists, public or private; asked for only when covers are wanted.
+pub const COVER_SCOPES: &[&str] = &[
+    "ugc-image-upload",
+    "playlist-read-private",
+    "playlist-modify-public",
+    "playlist-modify-private",
+];
+/// The most base64 bytes Spotify takes as a cover image (256 KB).
+pub const COVER_MAX_BASE64: usize = 256 * 1024;
 
 /// A Spotify app and how to talk to Spotify.
 #[derive(Clone, Debug)]

@@ -42,8 +42,14 @@ mod transport;
 pub use accounts::{SignedIn, sign_in, signed_in_user};
 pub use api::{MemoryTokens, PAGE_LIMIT, StoredTokens, TokenCache, UserApi, spotify_id};
 pub use auth::{AuthRequest, SpotifyAuth};
-pub use config::{ACCOUNTS_URL, API_URL, ARCHIVE_SCOPES, LISTENING_SCOPES, SpotifyConfig};
-pub use source::{SOURCE_KIND, SourceOptions, SpotifySource, fetch_profile};
+pub use config::{
+    ACCOUNTS_URL, API_URL, ARCHIVE_SCOPES, COVER_MAX_BASE64, COVER_SCOPES, LISTENING_SCOPES,
+    SpotifyConfig,
+};
+pub use source::{
+    PLAYLIST_SOURCE_KIND, SOURCE_KIND, SourceOptions, SpotifySource, fetch_playlist_profile,
+    fetch_profile,
+};
 
 /// Installs rustls' ring crypto provider as the process default, which
 /// reqwest (built without a bundled provider) needs before any client is

@@ -259,19 +259,55 @@ pub struct PlaylistEntry {
     pub added_at: Option<DateTime<Utc>>,
 }
 
-/// What a playlist entry holds: a track or an episode; only the URI matters
-/// to the archive.
+/// What a playlist entry holds: a track or an episode. The archive needs
+/// only the URI; a playlist's mood reads the track's fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlaylistItem {
     /// `spotify:track:…` or `spotify:episode:…`; `None` for local files.
     #[serde(default)]
     pub uri: Option<String>,
+    /// Spotify id.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Name.
     #[serde(default)]
     pub name: Option<String>,
+    /// A track's artists, main artist first (none for episodes).
+    #[serde(default)]
+    pub artists: Vec<SimplifiedArtist>,
+    /// A track's album.
+    #[serde(default)]
+    pub album: Option<SimplifiedAlbum>,
+    /// Length.
+    #[serde(default)]
+    pub duration_ms: Option<u32>,
+    /// Explicit lyrics.
+    #[serde(default)]
+    pub explicit: Option<bool>,
     /// Whether this is a local file (cannot be added by URI).
     #[serde(default)]
     pub is_local: bool,
+}
+
+impl PlaylistItem {
+    /// The item as a track, when it is one (not an episode or a local file).
+    pub fn track(&self) -> Option<Track> {
+        let uri = self.uri.as_deref()?;
+        if self.is_local || !uri.starts_with("spotify:track:") {
+            return None;
+        }
+        Some(Track {
+            id: self.id.clone(),
+            name: self.name.clone().unwrap_or_default(),
+            uri: Some(uri.to_string()),
+            artists: self.artists.clone(),
+            album: self.album.clone(),
+            duration_ms: self.duration_ms,
+            explicit: self.explicit,
+            popularity: None,
+            is_local: false,
+        })
+    }
 }
 
 /// Body answer of playlist changes.

@@ -214,6 +214,90 @@ async fn fetch(api: &UserApi, options: &SourceOptions) -> Result<ListeningProfil
     Ok(profile)
 }
 
+/// What a playlist profile is called in its `source.kind`.
+pub const PLAYLIST_SOURCE_KIND: &str = "spotify_playlist";
+
+/// A profile of one playlist, for painting its cover: its tracks, and the
+/// artists they credit, each weighted equally (a playlist has no play
+/// counts), the same list in every time range; genres and audio features
+/// where the app may read them, as for a listener's profile.
+pub async fn fetch_playlist_profile(
+    api: &UserApi,
+    playlist: &str,
+    options: &SourceOptions,
+) -> Result<ListeningProfile> {
+    let entries = api.playlist_items(playlist).await?;
+    let mut seen = HashSet::new();
+    let tracks: Vec<Track> = entries
+        .iter()
+        .filter_map(|e| e.item.as_ref()?.track())
+        .filter(|t| seen.insert(t.uri.clone()))
+        .collect();
+    if tracks.is_empty() {
+        return Err(Error::invalid(
+            "the playlist has no Spotify tracks to read a mood from",
+        ));
+    }
+    let mut notes = Vec::new();
+    let artist_ids: Vec<String> = tracks
+        .iter()
+        .flat_map(|t| t.artists.iter().filter_map(|a| a.id.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut known: HashMap<String, Artist> = HashMap::new();
+    if options.extended && !artist_ids.is_empty() {
+        match api.artists(&artist_ids).await {
+            Ok(found) => known.extend(found.into_iter().map(|a| (a.id.clone(), a))),
+            Err(e) if tolerated(&e) => notes.push(format!("artist genres unavailable: {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut features: HashMap<String, AudioFeatures> = HashMap::new();
+    let track_ids: Vec<String> = tracks.iter().filter_map(|t| t.id.clone()).collect();
+    if options.extended {
+        match api.audio_features(&track_ids).await {
+            Ok(found) => features.extend(found.into_iter().map(|f| (f.id.clone(), f))),
+            Err(e) if tolerated(&e) => {
+                notes.push(format!("audio features unavailable ({})", e.code()))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Each credited artist once, in order of first appearance.
+    let mut credited = HashSet::new();
+    let artists: Vec<ArtistStat> = tracks
+        .iter()
+        .flat_map(|t| t.artists.iter())
+        .filter(|a| credited.insert(a.id.clone().unwrap_or_else(|| a.name.clone())))
+        .map(|a| match a.id.as_ref().and_then(|id| known.get(id)) {
+            Some(full) => artist_stat(full),
+            None => ArtistStat {
+                name: a.name.clone(),
+                id: a.id.clone(),
+                ..ArtistStat::default()
+            },
+        })
+        .map(|a| ArtistStat { weight: 1.0, ..a })
+        .collect();
+    let track_stats: Vec<TrackStat> = tracks
+        .iter()
+        .map(|t| TrackStat {
+            weight: 1.0,
+            ..track_stat(t, &known, &features)
+        })
+        .collect();
+    let mut profile = ListeningProfile::empty(PLAYLIST_SOURCE_KIND);
+    profile.source.fetched_at = Some(Utc::now());
+    profile.source.notes = notes;
+    for range in TimeRange::ALL {
+        *profile.top_artists.get_mut(range) = artists.clone();
+        *profile.top_tracks.get_mut(range) = track_stats.clone();
+    }
+    profile.normalize()?;
+    Ok(profile)
+}
+
 /// Errors that mean "this app may not read that", not "the call failed".
 fn tolerated(e: &Error) -> bool {
     matches!(e, Error::Forbidden { .. } | Error::NotFound { .. })

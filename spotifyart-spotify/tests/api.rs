@@ -12,7 +12,7 @@ use spotifyart_core::testing::source::{check_profile, profile_is_well_formed};
 use spotifyart_core::{MusicSource, TimeRange, UserId};
 use spotifyart_spotify::archive::{ArchiveTarget, archive_for_all, archive_playlist};
 use spotifyart_spotify::fake::{Fault, FaultKind, Mode};
-use spotifyart_spotify::{ARCHIVE_SCOPES, SpotifySource, UserApi};
+use spotifyart_spotify::{ARCHIVE_SCOPES, COVER_SCOPES, SpotifySource, UserApi};
 use support::*;
 
 async fn api_for(mode: Mode) -> (spotifyart_spotify::fake::FakeSpotify, UserApi) {
@@ -371,4 +371,151 @@ async fn single_artist_in_both_modes() {
         api.artist("../me").await.unwrap_err().code(),
         "invalid_input"
     );
+}
+
+/// A small painting as a cover JPEG within Spotify's limit.
+fn cover() -> Vec<u8> {
+    let img = image_png(96, 64);
+    spotifyart_core::cover_jpeg(&img, spotifyart_spotify::COVER_MAX_BASE64)
+        .unwrap()
+        .bytes
+}
+
+/// A `w × h` PNG with a gradient.
+fn image_png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    let mut writer = enc.write_header().unwrap();
+    let px: Vec<u8> = (0..w * h)
+        .flat_map(|i| [(i % w * 2) as u8, (i / w * 3) as u8, 90])
+        .collect();
+    writer.write_image_data(&px).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[tokio::test]
+async fn playlist_covers_need_the_scopes_the_owner_and_a_jpeg_that_fits() {
+    let fake = fake(Mode::Development, None).await;
+    let scopes: Vec<&str> = listening()
+        .into_iter()
+        .chain(COVER_SCOPES.iter().copied())
+        .collect();
+    let (store, user) = signed_in(&fake, "sunny.listener", &scopes).await;
+    let uris = fake.track_uris("sunny.listener", TimeRange::LongTerm);
+    let mine = fake.add_playlist("sunny.listener", "Mine", &uris);
+    let theirs = fake.add_playlist("someone.else", "Theirs", &uris);
+    let api = SpotifySource::new(auth(&fake, None), store).api(user);
+    let jpeg = cover();
+
+    api.set_playlist_cover(&format!("spotify:playlist:{mine}"), &jpeg)
+        .await
+        .unwrap();
+    assert_eq!(fake.playlist_cover(&mine).unwrap(), jpeg);
+
+    let e = api.set_playlist_cover(&theirs, &jpeg).await.unwrap_err();
+    assert!(e.to_string().contains("don't own"), "{e}");
+    assert!(fake.playlist_cover(&theirs).is_none());
+    // Refused before anything is sent: not a JPEG, or too large.
+    let before = fake.count("/v1/playlists/");
+    let e = api
+        .set_playlist_cover(&mine, &image_png(8, 8))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("must be a JPEG"), "{e}");
+    let mut huge = jpeg.clone();
+    huge.resize(200_000, 0);
+    let e = api.set_playlist_cover(&mine, &huge).await.unwrap_err();
+    assert!(
+        e.to_string().contains("Spotify accepts at most 262144"),
+        "{e}"
+    );
+    assert_eq!(fake.count("/v1/playlists/"), before);
+
+    // Without the image scope Spotify says no.
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let api = SpotifySource::new(auth(&fake, None), store).api(user);
+    let e = api.set_playlist_cover(&mine, &jpeg).await.unwrap_err();
+    assert!(e.to_string().contains("Insufficient client scope"), "{e}");
+
+    // The fake refuses what the client never sends, as Spotify does.
+    let token = fake.issue_tokens("sunny.listener", COVER_SCOPES);
+    let url = fake
+        .url()
+        .join(&format!("v1/playlists/{mine}/images"))
+        .unwrap();
+    let put = |content_type: &'static str, body: Vec<u8>| {
+        let (url, token) = (url.clone(), token.access_token.clone());
+        async move {
+            use secrecy::ExposeSecret;
+            reqwest::Client::new()
+                .put(url)
+                .bearer_auth(token.expose_secret())
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| {
+        base64::engine::general_purpose::STANDARD
+            .encode(b)
+            .into_bytes()
+    };
+    assert_eq!(put("image/png", b64(&jpeg)).await, 400);
+    assert_eq!(put("image/jpeg", vec![b'A'; 262_148]).await, 413);
+    assert_eq!(put("image/jpeg", b"not base64!".to_vec()).await, 400);
+    assert_eq!(put("image/jpeg", b64(&jpeg[..jpeg.len() / 2])).await, 400);
+    assert_eq!(put("image/jpeg", b64(&jpeg)).await, 202);
+}
+
+#[tokio::test]
+async fn a_playlist_profile_weighs_its_tracks_and_artists_equally() {
+    for mode in [Mode::Development, Mode::Extended] {
+        let fake = fake(mode, None).await;
+        let scopes: Vec<&str> = listening()
+            .into_iter()
+            .chain(COVER_SCOPES.iter().copied())
+            .collect();
+        let (store, user) = signed_in(&fake, "sunny.listener", &scopes).await;
+        fake.pad_top_lists("sunny.listener", 30);
+        let mut uris = fake.track_uris("sunny.listener", TimeRange::LongTerm);
+        uris.push(uris[0].clone()); // listed twice, counted once
+        uris.push("spotify:episode:4rOoJ6Egrf8K2IrywzwOMk".into());
+        let list = fake.add_playlist("sunny.listener", "Mix", &uris);
+        let empty = fake.add_playlist("sunny.listener", "Empty", &[]);
+        let api = SpotifySource::new(auth(&fake, None), store).api(user);
+        let options = spotifyart_spotify::SourceOptions {
+            extended: mode == Mode::Extended,
+            ..Default::default()
+        };
+        let p = spotifyart_spotify::fetch_playlist_profile(&api, &list, &options)
+            .await
+            .unwrap();
+        check_profile(&p);
+        assert_eq!(p.source.kind, spotifyart_spotify::PLAYLIST_SOURCE_KIND);
+        for range in TimeRange::ALL {
+            let tracks = p.top_tracks.get(range);
+            assert_eq!(tracks.len(), uris.len() - 2, "{mode:?}");
+            let same = |w: &[f32]| w.iter().all(|x| (x - w[0]).abs() < 1e-6 && *x > 0.0);
+            assert!(same(&tracks.iter().map(|t| t.weight).collect::<Vec<_>>()));
+            let artists = p.top_artists.get(range);
+            assert!(!artists.is_empty());
+            assert!(same(&artists.iter().map(|a| a.weight).collect::<Vec<_>>()));
+            let mut names: Vec<&str> = artists.iter().map(|a| a.name.as_str()).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), artists.len(), "each artist once");
+        }
+        assert_eq!(p.has(Signal::Genres), mode == Mode::Extended);
+        let e = spotifyart_spotify::fetch_playlist_profile(&api, &empty, &options)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no Spotify tracks"), "{e}");
+    }
 }

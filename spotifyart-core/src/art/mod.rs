@@ -8,12 +8,14 @@
 //! cancelled. The Engine runs generators on a blocking thread.
 
 mod artwork;
+mod cover;
 mod generator;
 mod palette;
 mod progress;
 mod request;
 
 pub use artwork::{Artwork, ArtworkMeta, ContentKey, Subject};
+pub use cover::{CoverJpeg, cover_jpeg};
 pub use generator::{GeneratedImage, GeneratorSet, ImageGenerator, ImageGeneratorExt};
 pub use palette::PalettePainter;
 pub use progress::{CancelToken, GenerationContext, Progress, Stage};

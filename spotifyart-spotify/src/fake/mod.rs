@@ -223,6 +223,7 @@ impl FakeSpotify {
             owner: owner.into(),
             uris: uris.to_vec(),
             snapshot: 1,
+            cover: None,
         });
         id
     }
@@ -234,6 +235,16 @@ impl FakeSpotify {
             .iter()
             .find(|p| p.id == id)
             .map(|p| p.uris.clone())
+    }
+
+    /// The JPEG last set as playlist `id`'s cover.
+    pub fn playlist_cover(&self, id: &str) -> Option<Vec<u8>> {
+        self.lock()
+            .playlists
+            .iter()
+            .find(|p| p.id == id)?
+            .cover
+            .clone()
     }
 
     /// A playlist of `owner` by name.

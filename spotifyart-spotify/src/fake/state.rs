@@ -54,6 +54,8 @@ pub(super) struct PlaylistEntry {
     pub owner: String,
     pub uris: Vec<String>,
     pub snapshot: u32,
+    /// The JPEG last set as its cover.
+    pub cover: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug)]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
@@ -14,6 +15,17 @@ use super::Mode;
 use super::objects::{artist_json, playlist_json, track_json};
 use super::reply::{Reply, api_error, json_reply};
 use super::state::{PlaylistEntry, State, fake_id};
+
+/// Spotify's limit on a cover's base64 body.
+const MAX_COVER_BASE64: usize = 256 * 1024;
+
+/// Whether `bytes` are a whole JPEG: start and end markers, and an image
+/// the `image` crate decodes.
+fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8])
+        && bytes.ends_with(&[0xFF, 0xD9])
+        && image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg).is_ok()
+}
 
 /// Answers one `/v1/...` request as the user whose token it carries.
 pub(super) fn handle(
@@ -248,6 +260,7 @@ pub(super) fn handle(
                 owner: user.id.clone(),
                 uris: Vec::new(),
                 snapshot: 1,
+                cover: None,
             };
             let reply = playlist_json(s, &p);
             s.playlists.push(p);
@@ -320,6 +333,51 @@ pub(super) fn handle(
                 StatusCode::CREATED,
                 &json!({ "snapshot_id": format!("snap{}", p.snapshot) }),
             )
+        }
+        ("PUT", ["v1", "playlists", id, "images"]) => {
+            if !grant.scopes.split(' ').any(|s| s == "ugc-image-upload")
+                || !grant
+                    .scopes
+                    .split(' ')
+                    .any(|s| s == "playlist-modify-public" || s == "playlist-modify-private")
+            {
+                return api_error(403, "Insufficient client scope");
+            }
+            let Some(p) = s.playlists.iter_mut().find(|p| p.id == *id) else {
+                return api_error(404, "Resource not found");
+            };
+            if p.owner != user.id {
+                return api_error(
+                    403,
+                    "You cannot upload an image to a playlist you don't own.",
+                );
+            }
+            let jpeg_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(';').next().unwrap_or_default().trim() == "image/jpeg");
+            if !jpeg_type {
+                return api_error(400, "Content-Type must be image/jpeg");
+            }
+            if body.len() > MAX_COVER_BASE64 {
+                return api_error(
+                    413,
+                    "Payload too large: the image may be at most 256 KB as base64",
+                );
+            }
+            let Some(jpeg) = base64::engine::general_purpose::STANDARD
+                .decode(body.trim_ascii())
+                .ok()
+                .filter(|j| is_jpeg(j))
+            else {
+                return api_error(400, "Image is not a valid base64-encoded JPEG");
+            };
+            p.cover = Some(jpeg);
+            p.snapshot += 1;
+            http::Response::builder()
+                .status(StatusCode::ACCEPTED)
+                .body(Vec::new())
+                .expect("response")
         }
         ("GET", ["v1", "audio-analysis" | "recommendations", ..]) if dev => {
             api_error(403, "Forbidden")
