@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, DurationRound, Timelike, Utc};
 use spotifyart_core::profile::{
     ArtistStat, AudioFeatures as CoreFeatures, Behaviour, ListeningProfile, RecentPlay, TrackStat,
 };
@@ -370,7 +370,12 @@ fn track_stat(
 /// recency: each recent play of an item adds up to one rank-1 share,
 /// halving every 7 days.
 fn weigh(profile: &mut ListeningProfile, recent: &[PlayHistory]) {
-    let now = Utc::now();
+    // Ages count from the start of the current UTC day: under a day of
+    // shift against a 7-day half-life, and a profile (so its mood and the
+    // picture painted from it) does not drift hour by hour.
+    let now = Utc::now()
+        .duration_trunc(chrono::Duration::days(1))
+        .unwrap_or_else(|_| Utc::now());
     let decay = |t: DateTime<Utc>| {
         let days = (now - t).num_seconds().max(0) as f32 / 86_400.0;
         0.5f32.powf(days / 7.0)
