@@ -118,6 +118,10 @@ pub enum Command {
         /// Also ask for the playlist scopes the `archive` command needs.
         #[arg(long)]
         archive: bool,
+        /// Also ask for the scopes `cover --upload` needs (image upload and
+        /// changing your playlists).
+        #[arg(long)]
+        covers: bool,
         /// Do not listen for the browser: paste the address it was sent to
         /// (for a machine the browser cannot reach).
         #[arg(long)]
@@ -134,6 +138,40 @@ pub enum Command {
         /// playlist of that name, created private when missing).
         #[arg(long)]
         to: String,
+    },
+    /// Paint a cover for one of your playlists from its music's mood: a
+    /// square JPEG that fits Spotify's 256 KB limit. With --upload it
+    /// becomes the playlist's cover (after `spotifyart login --covers`).
+    Cover {
+        /// The playlist: id, spotify:playlist: URI or open.spotify.com link.
+        playlist: String,
+        /// Set the painting as the playlist's cover.
+        #[arg(long)]
+        upload: bool,
+        /// Where to write the JPEG.
+        #[arg(long, short, default_value = "cover.jpg")]
+        out: PathBuf,
+        /// Whose playlist: `me` (the only signed-in user) or a Spotify
+        /// account id.
+        #[arg(long = "as", default_value = "me")]
+        who: String,
+        /// Image model (as for `art`).
+        #[arg(long, env = "SPOTIFYART_MODEL")]
+        model: Option<String>,
+        #[command(flatten)]
+        diffusion: DiffusionArgs,
+        /// Denoising steps (layers for the palette painter).
+        #[arg(long)]
+        steps: Option<u32>,
+        /// Random seed (default: derived from the mood).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Style preset.
+        #[arg(long, value_parser = styles())]
+        style: Option<Style>,
+        /// Mood model.
+        #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]
+        mood_model: MoodModelEntry,
     },
     /// Serve the API, the web page and (with --workers) paint queued art.
     ///

@@ -5,18 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{Context, Result};
 use spotifyart_core::engine::{JobSettings, spawn_workers, subject_one, subject_pair};
 use spotifyart_core::mood::MoodModelEntry;
 use spotifyart_core::{
-    ArtParams, CancelToken, Engine, GenerationContext, ImageGeneratorExt, InMemoryStore,
-    ListeningProfile, ModelKind, Progress, Stage, read_export,
+    ArtParams, CancelToken, Engine, ImageGeneratorExt, InMemoryStore, ListeningProfile, read_export,
 };
 use spotifyart_diffusion::{LoadOptions, WeightSource};
 use spotifyart_engine::EngineConfig;
 
 use crate::cli::{Cli, Command, DiffusionArgs, PainterArgs, ServerArgs};
+use crate::paint::{output_dir, paint_subject};
 
 /// Runs one parsed command line to the end.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -97,9 +96,50 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             art(&engine, pa, pb, &out, &params).await
         }
-        Command::Login { archive, paste } => {
+        Command::Login {
+            archive,
+            covers,
+            paste,
+        } => {
             let store = open_database(database_url).await?.into_store();
-            crate::login::login(store, archive, paste).await
+            crate::login::login(store, archive, covers, paste).await
+        }
+        Command::Cover {
+            playlist,
+            upload,
+            out,
+            who,
+            model,
+            diffusion,
+            steps,
+            seed,
+            style,
+            mood_model,
+        } => {
+            let store = open_database(database_url).await?.into_store();
+            let config = EngineConfig {
+                mood_model: mood_model.name.to_string(),
+                embedding_dir,
+                ..painting(model.as_deref(), &diffusion)
+            };
+            let engine = config.build(store.clone())?;
+            let params = ArtParams {
+                model,
+                seed,
+                steps,
+                guidance: None,
+                width: None,
+                height: None,
+                negative_prompt: None,
+                style,
+            };
+            let cover = crate::login::Cover {
+                who: &who,
+                playlist: &playlist,
+                upload,
+                out: &out,
+            };
+            crate::login::cover(store, &engine, &cover, &params).await
         }
         Command::Archive { from, to } => {
             let store = open_database(database_url).await?.into_store();
@@ -377,22 +417,7 @@ async fn art(
             subject_pair(&m, None, vec![])
         }
     };
-    let prepared = engine.prepare(subject, params)?;
-    let kind = match prepared.model.kind {
-        ModelKind::Procedural => "procedural, not Stable Diffusion",
-        ModelKind::StableDiffusion => "Stable Diffusion",
-        ModelKind::Test => "randomly initialised test model: noise",
-    };
-    println!("prompt: {}", prepared.request.prompt);
-    let bar = progress_bar();
-    let ctx = {
-        let bar = bar.clone();
-        GenerationContext::new().on_progress(move |p: Progress| update_bar(&bar, p))
-    };
-    let started = Instant::now();
-    let outcome = engine.paint(&prepared, &ctx).await;
-    bar.finish_and_clear();
-    let outcome = outcome?;
+    let (outcome, kind) = paint_subject(engine, subject, params).await?;
     let artwork = outcome.artwork();
     let saving = Instant::now();
     artwork
@@ -404,19 +429,6 @@ async fn art(
         "phase done"
     );
     let meta = &artwork.meta;
-    if outcome.is_reused() {
-        println!(
-            "reused the stored artwork {} painted {}; nothing was generated",
-            meta.id,
-            meta.created_at.format("%Y-%m-%d %H:%M:%S UTC")
-        );
-    } else {
-        println!(
-            "painted artwork {} in {:.1} s",
-            meta.id,
-            started.elapsed().as_secs_f32()
-        );
-    }
     println!(
         "wrote {} ({}x{}, model {} ({kind}), seed {}, {} steps)",
         out.display(),
@@ -427,47 +439,4 @@ async fn art(
         meta.request.steps
     );
     Ok(())
-}
-
-fn progress_bar() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-fn update_bar(bar: &ProgressBar, p: Progress) {
-    let msg = match p.stage {
-        Stage::Loading => "loading",
-        Stage::Encoding => "encoding",
-        Stage::Denoising => "painting",
-        Stage::Decoding => "decoding",
-    };
-    bar.set_message(msg);
-    bar.set_length(p.total as u64);
-    bar.set_position(p.step as u64);
-}
-
-/// The folder `path` will be written in, which must exist: checked before
-/// painting too, so a typo does not cost a whole generation.
-fn output_dir(path: &Path) -> Result<PathBuf> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    Ok(dir)
 }

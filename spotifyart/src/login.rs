@@ -5,15 +5,20 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use spotifyart_core::{ListeningProfile, MusicSource, Store, UserId};
+use spotifyart_core::engine::subject_one;
+use spotifyart_core::{
+    ArtParams, Engine, ListeningProfile, MusicSource, Store, UserId, cover_jpeg,
+};
 use spotifyart_spotify::archive::{ArchiveTarget, archive_for_all};
 use spotifyart_spotify::{
-    ARCHIVE_SCOPES, LISTENING_SCOPES, PROVIDER, SignedIn, SpotifyAuth, SpotifyConfig,
-    SpotifySource, sign_in, signed_in_user,
+    ARCHIVE_SCOPES, COVER_MAX_BASE64, COVER_SCOPES, LISTENING_SCOPES, PROVIDER, SignedIn,
+    SourceOptions, SpotifyAuth, SpotifyConfig, SpotifySource, fetch_playlist_profile, sign_in,
+    signed_in_user,
 };
 use warp::Filter;
 
@@ -31,11 +36,19 @@ fn auth() -> Result<SpotifyAuth> {
 }
 
 /// Signs a Spotify user in and stores their tokens (encrypted) and account.
-pub async fn login(store: Arc<dyn Store>, archive: bool, paste: bool) -> Result<()> {
+pub async fn login(store: Arc<dyn Store>, archive: bool, covers: bool, paste: bool) -> Result<()> {
     let auth = auth()?;
     let mut scopes: Vec<&str> = LISTENING_SCOPES.to_vec();
     if archive {
         scopes.extend_from_slice(ARCHIVE_SCOPES);
+    }
+    if covers {
+        scopes.extend(
+            COVER_SCOPES
+                .iter()
+                .filter(|s| !scopes.contains(s))
+                .collect::<Vec<_>>(),
+        );
     }
     let request = auth.authorize(&scopes);
     println!(
@@ -170,6 +183,63 @@ pub async fn profile(store: Arc<dyn Store>, who: &str) -> Result<ListeningProfil
         .profile(user)
         .await
         .with_context(|| format!("cannot read spotify:{who} from the Spotify Web API"))
+}
+
+/// What `spotifyart cover` was asked for.
+pub struct Cover<'a> {
+    /// `me` or a Spotify account id.
+    pub who: &'a str,
+    /// The playlist's id, URI or link.
+    pub playlist: &'a str,
+    /// Set the painting as the playlist's cover.
+    pub upload: bool,
+    /// Where the JPEG goes.
+    pub out: &'a Path,
+}
+
+/// Paints a playlist's cover from its mood, writes it as a JPEG that fits
+/// Spotify's limit and, when asked, sets it as the cover.
+pub async fn cover(
+    store: Arc<dyn Store>,
+    engine: &Engine,
+    c: &Cover<'_>,
+    params: &ArtParams,
+) -> Result<()> {
+    crate::paint::output_dir(c.out)?;
+    let user = resolve(&store, c.who).await?;
+    let api = SpotifySource::new(auth()?, store).api(user);
+    let profile = fetch_playlist_profile(&api, c.playlist, &SourceOptions::default())
+        .await
+        .with_context(|| format!("cannot read the playlist {} from Spotify", c.playlist))?;
+    let mood = engine.mood_of(&profile)?;
+    println!(
+        "playlist mood: {} (valence {:+.2}, arousal {:+.2}, confidence {:.2})",
+        mood.label, mood.valence, mood.arousal, mood.confidence
+    );
+    let (outcome, _) = crate::paint::paint_subject(engine, subject_one(None, mood), params).await?;
+    let jpeg = cover_jpeg(&outcome.artwork().png, COVER_MAX_BASE64)?;
+    std::fs::write(c.out, &jpeg.bytes)
+        .with_context(|| format!("cannot write {}", c.out.display()))?;
+    println!(
+        "wrote {} ({side}x{side} JPEG, quality {}, {} KB as base64)",
+        c.out.display(),
+        jpeg.quality,
+        jpeg.base64_len().div_ceil(1024),
+        side = jpeg.side,
+    );
+    if c.upload {
+        api.set_playlist_cover(c.playlist, &jpeg.bytes)
+            .await
+            .map_err(|e| match e {
+                spotifyart_core::Error::Forbidden { .. } => anyhow::anyhow!(
+                    "{e}; to set covers, sign in with `spotifyart login --covers` \
+                     (and the playlist must be yours)"
+                ),
+                other => other.into(),
+            })?;
+        println!("set as the cover of {}", c.playlist);
+    }
+    Ok(())
 }
 
 /// Archives a playlist for every signed-in user; fails if any user failed.

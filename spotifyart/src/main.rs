@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod login;
+mod paint;
 
 use std::process::ExitCode;
 

@@ -237,3 +237,64 @@ async fn archive_copies_each_users_playlist_once() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("is not a Spotify playlist id"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cover_paints_a_playlist_and_uploads_only_with_consent() {
+    let env = env().await;
+    let seen = env.login(&[]).await;
+    assert!(
+        !seen.contains("ugc-image-upload"),
+        "asked too early:\n{seen}"
+    );
+    let uris = env.fake.track_uris("sunny.listener", TimeRange::MediumTerm);
+    let mix = env.fake.add_playlist("sunny.listener", "Mix", &uris);
+    let cover = ["--model", "palette", "--out", "mix.jpg"];
+
+    // A folder that does not exist is refused before anything is read.
+    let failed = env
+        .run(&["cover", &mix, "--model", "palette", "--out", "none/x.jpg"])
+        .await;
+    assert!(!failed.status.success());
+    assert_eq!(env.fake.count("/v1/playlists/"), 0);
+
+    let out = ok(&env.run(&[&["cover", &mix][..], &cover].concat()).await);
+    assert!(out.contains("playlist mood:"), "{out}");
+    assert!(out.contains("wrote mix.jpg (512x512 JPEG"), "{out}");
+    let jpeg = std::fs::read(env.dir.path().join("mix.jpg")).unwrap();
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    assert!(jpeg.len().div_ceil(3) * 4 <= 256 * 1024);
+    // The same playlist is the same picture: reused, not painted again.
+    let out = ok(&env.run(&[&["cover", &mix][..], &cover].concat()).await);
+    assert!(out.contains("reused the stored artwork"), "{out}");
+
+    // Uploading needs the cover scopes, asked for by `login --covers`.
+    let failed = env
+        .run(&[&["cover", &mix, "--upload"][..], &cover].concat())
+        .await;
+    assert!(!failed.status.success());
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(said.contains("spotifyart login --covers"), "{said}");
+    assert!(env.fake.playlist_cover(&mix).is_none());
+
+    let seen = env.login(&["--covers"]).await;
+    assert!(seen.contains("ugc-image-upload"), "{seen}");
+    let link = format!("https://open.spotify.com/playlist/{mix}?si=x");
+    let out = ok(&env
+        .run(&[&["cover", &link, "--upload"][..], &cover].concat())
+        .await);
+    assert!(out.contains("set as the cover of"), "{out}");
+    let uploaded = env.fake.playlist_cover(&mix).unwrap();
+    assert_eq!(
+        uploaded,
+        std::fs::read(env.dir.path().join("mix.jpg")).unwrap()
+    );
+
+    // Someone else's playlist: read, painted, but not theirs to change.
+    let theirs = env.fake.add_playlist("someone.else", "Theirs", &uris);
+    let failed = env
+        .run(&[&["cover", &theirs, "--upload"][..], &cover].concat())
+        .await;
+    assert!(!failed.status.success());
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(said.contains("don't own"), "{said}");
+}
