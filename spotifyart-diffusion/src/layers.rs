@@ -152,7 +152,7 @@ pub(crate) fn conv2d(
             vb, cin, cout, kernel, stride, bias,
         )?));
     }
-    let (weight, bias) = conv_weights(&vb, cin, cout, kernel, bias)?;
+    let (weight, bias) = cpu_weights(&vb, &[cout, cin, kernel, kernel], bias)?;
     Ok(Conv2d::Unfold {
         weight,
         bias,
@@ -161,23 +161,19 @@ pub(crate) fn conv2d(
     })
 }
 
-/// A convolution's weights for the CPU kernels, with the initialisers
-/// candle-nn's `conv2d` uses (test models).
-fn conv_weights(
+/// A layer's weight matrix of `shape` (`(out, in, …)`) and its bias for
+/// the CPU kernels, with the initialisers candle-nn's `linear` and
+/// `conv2d` use (test models): Kaiming weights, a bias uniform in
+/// ±1/√in.
+fn cpu_weights(
     vb: &LayerWeights,
-    cin: usize,
-    cout: usize,
-    kernel: usize,
+    shape: &[usize],
     bias: bool,
 ) -> Result<(Matrix, Option<Vec<f32>>)> {
-    let weight = vb.matrix(
-        "weight",
-        &[cout, cin, kernel, kernel],
-        candle_nn::init::DEFAULT_KAIMING_NORMAL,
-    )?;
+    let weight = vb.matrix("weight", shape, candle_nn::init::DEFAULT_KAIMING_NORMAL)?;
     let bias = bias
         .then(|| {
-            vb.get_with_hints(cout, "bias", uniform(cin))?
+            vb.get_with_hints(shape[0], "bias", uniform(shape[1]))?
                 .to_vec1::<f32>()
         })
         .transpose()?;
@@ -231,7 +227,7 @@ pub(crate) fn conv3x3_direct(
         // than the arithmetic it feeds.
         return conv2d(vb, cin, cout, 3, 1, bias);
     }
-    let (weight, bias) = conv_weights(&vb, cin, cout, 3, bias)?;
+    let (weight, bias) = cpu_weights(&vb, &[cout, cin, 3, 3], bias)?;
     Ok(Conv2d::Direct {
         weight,
         packed: OnceLock::new(),
@@ -280,17 +276,7 @@ pub(crate) fn linear(vb: LayerWeights, din: usize, dout: usize, bias: bool) -> R
             candle_nn::linear_no_bias(din, dout, vb.vb())?
         }));
     }
-    let weight = vb.matrix(
-        "weight",
-        &[dout, din],
-        candle_nn::init::DEFAULT_KAIMING_NORMAL,
-    )?;
-    let bias = bias
-        .then(|| {
-            vb.get_with_hints(dout, "bias", uniform(din))?
-                .to_vec1::<f32>()
-        })
-        .transpose()?;
+    let (weight, bias) = cpu_weights(&vb, &[dout, din], bias)?;
     Ok(Linear::Cpu { weight, bias })
 }
 

@@ -337,34 +337,58 @@ pub(crate) fn matmul(a: &PackedA, b: &PackedB, dst: &mut [f32], ldc: usize, accu
     if m == 0 || n == 0 {
         return;
     }
-    // Each thread owns a band of output rows (blocks of `a`), swept in
-    // chunks whose `a` blocks stay in L2 while every block of `b` passes.
-    let (mbs, nbs, ks) = (m.div_ceil(BLOCK), n.div_ceil(BLOCK), a.k.div_ceil(BLOCK));
-    let group = mbs.div_ceil(rayon::current_num_threads()).max(1);
-    let chunk = l2_blocks(ks);
+    // Each thread owns a band of output rows (blocks of `a`).
+    sweep(
+        dst,
+        ldc,
+        m.div_ceil(BLOCK),
+        n.div_ceil(BLOCK),
+        a.k,
+        |tiles, mb, nb, out, base_row| {
+            let c = tiles.block(a, b, mb, nb);
+            let (rows, cols) = (BLOCK.min(m - mb * BLOCK), BLOCK.min(n - nb * BLOCK));
+            let base = base_row * ldc + nb * BLOCK;
+            for r in 0..rows {
+                let row = &mut out[base + r * ldc..][..cols];
+                let src = &c[r * BLOCK..][..cols];
+                if accumulate {
+                    for (d, s) in row.iter_mut().zip(src) {
+                        *d += s;
+                    }
+                } else {
+                    row.copy_from_slice(src);
+                }
+            }
+        },
+    );
+}
+
+/// The schedule both products share: each thread owns a band of `owned`
+/// blocks of one operand (whose output rows are its chunk of `dst`) and
+/// sweeps them in chunks that stay in L2 while every one of the `others`
+/// blocks of the other operand passes. `f(tiles, own, other, out,
+/// base_row)` computes and writes block (own, other); `base_row` is
+/// where the owned block's rows start in `out`.
+fn sweep(
+    dst: &mut [f32],
+    ldc: usize,
+    owned: usize,
+    others: usize,
+    k: usize,
+    f: impl Fn(&Tiles, usize, usize, &mut [f32], usize) + Sync,
+) {
+    let group = owned.div_ceil(rayon::current_num_threads()).max(1);
+    let chunk = l2_blocks(k.div_ceil(BLOCK));
     dst.par_chunks_mut(group * BLOCK * ldc)
-        .take(mbs.div_ceil(group))
+        .take(owned.div_ceil(group))
         .enumerate()
         .for_each(|(g, out)| {
             let tiles = Tiles::new();
-            let own = g * group..((g + 1) * group).min(mbs);
+            let own = g * group..((g + 1) * group).min(owned);
             for first in own.clone().step_by(chunk) {
-                for nb in 0..nbs {
-                    for mb in first..(first + chunk).min(own.end) {
-                        let c = tiles.block(a, b, mb, nb);
-                        let (rows, cols) = (BLOCK.min(m - mb * BLOCK), BLOCK.min(n - nb * BLOCK));
-                        let base = (mb - own.start) * BLOCK * ldc + nb * BLOCK;
-                        for r in 0..rows {
-                            let row = &mut out[base + r * ldc..][..cols];
-                            let src = &c[r * BLOCK..][..cols];
-                            if accumulate {
-                                for (d, s) in row.iter_mut().zip(src) {
-                                    *d += s;
-                                }
-                            } else {
-                                row.copy_from_slice(src);
-                            }
-                        }
+                for other in 0..others {
+                    for mine in first..(first + chunk).min(own.end) {
+                        f(&tiles, mine, other, out, (mine - own.start) * BLOCK);
                     }
                 }
             }
@@ -386,34 +410,26 @@ pub(crate) fn matmul_t(a: &PackedA, b: &PackedB, dst: &mut [f32], ldc: usize, ac
     if m == 0 || n == 0 {
         return;
     }
-    // Each thread owns a band of the product's columns (blocks of `b`),
-    // swept in chunks that stay in L2 while every block of `a` passes.
-    let (mbs, nbs, ks) = (m.div_ceil(BLOCK), n.div_ceil(BLOCK), a.k.div_ceil(BLOCK));
-    let group = nbs.div_ceil(rayon::current_num_threads()).max(1);
-    let chunk = l2_blocks(ks);
-    dst.par_chunks_mut(group * BLOCK * ldc)
-        .take(nbs.div_ceil(group))
-        .enumerate()
-        .for_each(|(g, out)| {
-            let tiles = Tiles::new();
-            let own = g * group..((g + 1) * group).min(nbs);
-            for first in own.clone().step_by(chunk) {
-                for mb in 0..mbs {
-                    for nb in first..(first + chunk).min(own.end) {
-                        let c = tiles.block(a, b, mb, nb);
-                        let (rows, cols) = (BLOCK.min(m - mb * BLOCK), BLOCK.min(n - nb * BLOCK));
-                        let base = (nb - own.start) * BLOCK * ldc + mb * BLOCK;
-                        for j in 0..cols {
-                            let row = &mut out[base + j * ldc..][..rows];
-                            for (r, d) in row.iter_mut().enumerate() {
-                                let v = c[r * BLOCK + j];
-                                *d = if accumulate { *d + v } else { v };
-                            }
-                        }
-                    }
+    // Each thread owns a band of the product's columns (blocks of `b`).
+    sweep(
+        dst,
+        ldc,
+        n.div_ceil(BLOCK),
+        m.div_ceil(BLOCK),
+        a.k,
+        |tiles, nb, mb, out, base_row| {
+            let c = tiles.block(a, b, mb, nb);
+            let (rows, cols) = (BLOCK.min(m - mb * BLOCK), BLOCK.min(n - nb * BLOCK));
+            let base = base_row * ldc + mb * BLOCK;
+            for j in 0..cols {
+                let row = &mut out[base + j * ldc..][..rows];
+                for (r, d) in row.iter_mut().enumerate() {
+                    let v = c[r * BLOCK + j];
+                    *d = if accumulate { *d + v } else { v };
                 }
             }
-        });
+        },
+    );
 }
 
 /// The product's size, after checking the operands and the output.

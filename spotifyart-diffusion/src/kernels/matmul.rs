@@ -49,27 +49,24 @@ impl CustomOp1 for Linear<'_> {
             let x = amx::PackedB::pack(view, SCRATCH_B.take());
             amx::matmul_t(self.weight.left(), &x, &mut dst, n, self.bias.is_some());
             SCRATCH_B.set(x.into_buffer());
-            let mut out = dims.to_vec();
-            *out.last_mut().expect("checked above") = n;
-            return Ok((CpuStorage::F32(dst), Shape::from(out)));
+        } else {
+            product(
+                (m, n, k),
+                &mut dst,
+                self.bias.is_some(),
+                View {
+                    data: x,
+                    rs: k,
+                    cs: 1,
+                },
+                // Wᵀ: row i of the product's right operand is column i of W.
+                View {
+                    data: self.weight.values(),
+                    rs: 1,
+                    cs: k,
+                },
+            );
         }
-        let w = self.weight.values();
-        product(
-            (m, n, k),
-            &mut dst,
-            self.bias.is_some(),
-            View {
-                data: x,
-                rs: k,
-                cs: 1,
-            },
-            // Wᵀ: row i of the product's right operand is column i of W.
-            View {
-                data: w,
-                rs: 1,
-                cs: k,
-            },
-        );
         let mut out = dims.to_vec();
         *out.last_mut().expect("checked above") = n;
         Ok((CpuStorage::F32(dst), Shape::from(out)))
@@ -100,15 +97,12 @@ impl CustomOp1 for WeightTimes<'_> {
                 self.weight.cols()
             )
         }
-        let mut dst = memory::zeros::<f32>(b * m * n);
-        if let Some(bias) = self.bias {
-            if bias.len() != m {
-                candle_core::bail!("{}: {} biases for {m} rows", self.name(), bias.len())
-            }
-            for (row, &v) in dst.chunks_mut(n).zip(bias.iter().cycle()) {
-                row.fill(v);
-            }
+        if let Some(bias) = self.bias
+            && bias.len() != m
+        {
+            candle_core::bail!("{}: {} biases for {m} rows", self.name(), bias.len())
         }
+        let mut dst = runs_of_bias(b * m * n, n, self.bias);
         let w = self.weight.values();
         for (dst, x) in dst.chunks_mut(m * n).zip(x.chunks(k * n)) {
             if self.weight.bf16() {
@@ -178,12 +172,7 @@ impl CustomOp1 for ConvAmx<'_> {
         };
         let (oh, ow) = whole.out_size(h, w);
         let plane = oh * ow;
-        let mut dst = memory::zeros::<f32>(b * cout * plane);
-        if let Some(bias) = self.bias {
-            for (p, &v) in dst.chunks_mut(plane).zip(bias.iter().cycle()) {
-                p.fill(v);
-            }
-        }
+        let mut dst = runs_of_bias(b * cout * plane, plane, self.bias);
         let band = (AMX_BAND / (cin * k * k * ow).max(1)).clamp(1, oh.max(1));
         for (image, out) in x.chunks(cin * h * w).zip(dst.chunks_mut(cout * plane)) {
             for start in (0..oh).step_by(band) {
@@ -204,6 +193,18 @@ impl CustomOp1 for ConvAmx<'_> {
         }
         Ok((CpuStorage::F32(dst), Shape::from((b, cout, oh, ow))))
     }
+}
+
+/// `len` values in runs of `run`, run `i` starting as `bias[i % len]` (a
+/// channel-major output: one bias per output row or plane), or zeros.
+fn runs_of_bias(len: usize, run: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let mut dst = memory::zeros::<f32>(len);
+    if let Some(bias) = bias {
+        for (r, &v) in dst.chunks_mut(run.max(1)).zip(bias.iter().cycle()) {
+            r.fill(v);
+        }
+    }
+    dst
 }
 
 /// An `m × n` output, each row starting as the bias (or zeros).
