@@ -76,6 +76,11 @@ id_type!(
     JobId,
     "job"
 );
+id_type!(
+    /// A user's recurring playlist task.
+    ScheduleId,
+    "schedule"
+);
 
 #[cfg(test)]
 mod tests {

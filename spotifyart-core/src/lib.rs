@@ -53,6 +53,7 @@ pub mod limit;
 pub mod matching;
 pub mod mood;
 pub mod names;
+pub mod playlists;
 pub mod profile;
 pub mod prompt;
 pub mod source;
@@ -68,7 +69,7 @@ pub use art::{
 pub use engine::{ArtOutcome, ArtTicket, Engine, EngineBuilder, PreparedArt};
 pub use env::env_secret;
 pub use error::{BoxError, Error, Result};
-pub use ids::{ArtworkId, JobId, MatchId, UserId};
+pub use ids::{ArtworkId, JobId, MatchId, ScheduleId, UserId};
 pub use matching::{MatchResult, Matcher};
 pub use mood::{Mood, MoodLabel, MoodModel, MoodModelExt};
 pub use profile::{ListeningProfile, Signal, TimeRange};

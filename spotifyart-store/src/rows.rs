@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spotifyart_core::art::{ArtRequest, ArtworkMeta, ContentKey, Subject};
 use spotifyart_core::store::{
-    Account, Invite, Job, JobSpec, JobState, MatchRecord, MoodSnapshot, Session, TokenHash, User,
+    Account, Invite, Job, JobSpec, JobState, MatchRecord, MoodSnapshot, Schedule, ScheduledTask,
+    Session, TokenHash, User,
 };
 use spotifyart_core::{Error, Result, TimeRange};
 
@@ -354,6 +355,66 @@ impl JobRow {
             run_after: time(self.run_after),
             created_at: time(self.created_at),
             updated_at: time(self.updated_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = schedules, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_null = true)]
+pub struct ScheduleRow {
+    pub id: String,
+    pub user_id: String,
+    pub task: String,
+    pub period_secs: i64,
+    pub next_run_at: i64,
+    pub paused: Option<String>,
+    pub runs: i32,
+    pub failures: i32,
+    pub last_run_at: Option<i64>,
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl ScheduleRow {
+    pub fn from_schedule(s: &Schedule) -> Result<Self> {
+        Ok(Self {
+            id: s.id.to_string(),
+            user_id: s.user.to_string(),
+            task: to_json(&s.task)?,
+            period_secs: i64::try_from(s.period.as_secs()).unwrap_or(i64::MAX),
+            next_run_at: micros(s.next_run_at),
+            paused: s.paused.clone(),
+            runs: i32::try_from(s.runs).unwrap_or(i32::MAX),
+            failures: i32::try_from(s.failures).unwrap_or(i32::MAX),
+            last_run_at: s.last_run_at.map(micros),
+            last_result: s.last_result.clone(),
+            last_error: s.last_error.clone(),
+            lease_owner: s.lease_owner.clone(),
+            lease_expires_at: s.lease_expires_at.map(micros),
+            created_at: micros(s.created_at),
+        })
+    }
+
+    pub fn into_schedule(self) -> Result<Schedule> {
+        Ok(Schedule {
+            id: parse(&self.id, "schedule id")?,
+            user: parse(&self.user_id, "user id")?,
+            task: from_json::<ScheduledTask>(&self.task, "schedule task")?,
+            period: std::time::Duration::from_secs(self.period_secs.max(0) as u64),
+            next_run_at: time(self.next_run_at),
+            paused: self.paused,
+            runs: self.runs.max(0) as u32,
+            failures: self.failures.max(0) as u32,
+            last_run_at: self.last_run_at.map(time),
+            last_result: self.last_result,
+            last_error: self.last_error,
+            lease_owner: self.lease_owner,
+            lease_expires_at: self.lease_expires_at.map(time),
+            created_at: time(self.created_at),
         })
     }
 }

@@ -135,3 +135,22 @@ diesel::table! {
 
 diesel::joinable!(artwork_subjects -> artworks (artwork_id));
 diesel::allow_tables_to_appear_in_same_query!(artworks, artwork_subjects);
+
+diesel::table! {
+    schedules (id) {
+        id -> Text,
+        user_id -> Text,
+        task -> Text,
+        period_secs -> BigInt,
+        next_run_at -> BigInt,
+        paused -> Nullable<Text>,
+        runs -> Integer,
+        failures -> Integer,
+        last_run_at -> Nullable<BigInt>,
+        last_result -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}

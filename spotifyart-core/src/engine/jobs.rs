@@ -117,12 +117,18 @@ impl Engine {
         Ok(Some(ended))
     }
 
-    /// Runs jobs until `shutdown` is cancelled, waiting for new work (up to
-    /// `idle_poll`) when the queue is empty. Store errors are logged and
+    /// Runs due schedules and jobs until `shutdown` is cancelled, waiting
+    /// for new work (up to `idle_poll`) when there is none. Store errors are logged and
     /// retried after the poll interval, so a database blip does not kill the
     /// worker.
     pub async fn work(&self, worker: &str, idle_poll: Duration, shutdown: &CancelToken) {
         while !shutdown.is_cancelled() {
+            // Users' schedules first: there are few, each due once a week.
+            match self.run_due_schedule(worker).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => tracing::error!(worker, error = %e, "worker could not run a schedule"),
+            }
             match self.run_next_job(worker).await {
                 Ok(Some(_)) => continue,
                 Ok(None) => self.store.wait_for_jobs(idle_poll).await,

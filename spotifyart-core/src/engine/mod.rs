@@ -12,7 +12,9 @@
 //! job runner that workers use is in `jobs`.
 
 mod art;
+mod covers;
 mod jobs;
+mod schedules;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,12 +25,14 @@ use chrono::{DateTime, Utc};
 
 pub use art::{ArtOutcome, ArtTicket, PreparedArt, subject_one, subject_pair};
 pub use jobs::{JobSettings, spawn_workers};
+pub use schedules::{REVOKED, ScheduleSettings};
 
 use crate::access;
 use crate::art::{ContentKey, ImageGenerator, PalettePainter};
 use crate::ids::{JobId, MatchId, UserId};
 use crate::matching::{MatchResult, Matcher};
 use crate::mood::{AutoModel, Mood, MoodModel};
+use crate::playlists::PlaylistService;
 use crate::profile::{ListeningProfile, TimeRange};
 use crate::source::{FixtureSource, MusicSource};
 use crate::store::{InMemoryStore, Job, MatchRecord, MoodSnapshot, Store, TokenHash};
@@ -59,6 +63,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     matcher: Matcher,
     jobs: JobSettings,
+    playlists: Option<Arc<dyn PlaylistService>>,
+    schedules: ScheduleSettings,
     in_flight: Mutex<HashMap<ContentKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -83,6 +89,8 @@ pub struct EngineBuilder {
     clock: Option<Arc<dyn Clock>>,
     matcher: Option<Matcher>,
     jobs: Option<JobSettings>,
+    playlists: Option<Arc<dyn PlaylistService>>,
+    schedules: Option<ScheduleSettings>,
 }
 
 impl EngineBuilder {
@@ -121,6 +129,17 @@ impl EngineBuilder {
         self.jobs = Some(j);
         self
     }
+    /// The users' playlists at their provider (default: none; covers and
+    /// schedules are then `NotSupported`).
+    pub fn playlists(mut self, p: Arc<dyn PlaylistService>) -> Self {
+        self.playlists = Some(p);
+        self
+    }
+    /// How schedules run.
+    pub fn schedules(mut self, s: ScheduleSettings) -> Self {
+        self.schedules = Some(s);
+        self
+    }
     /// The engine.
     pub fn build(self) -> Engine {
         Engine {
@@ -135,6 +154,8 @@ impl EngineBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             matcher: self.matcher.unwrap_or_default(),
             jobs: self.jobs.unwrap_or_default(),
+            playlists: self.playlists,
+            schedules: self.schedules.unwrap_or_default(),
             in_flight: Mutex::new(HashMap::new()),
         }
     }
@@ -190,6 +211,10 @@ impl Engine {
                     tracing::info!(%user, provider, ended, "access revoked; sessions ended")
                 }
                 Err(e) => tracing::warn!(%user, error = %e, "access revoked; sessions not ended"),
+            }
+            // Nothing scheduled for them can work either.
+            if let Err(e) = self.store.pause_schedules(user, Some(REVOKED)).await {
+                tracing::warn!(%user, error = %e, "access revoked; schedules not paused");
             }
         }
     }

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use super::*;
 use crate::Error;
+use crate::ids::ScheduleId;
 
 #[derive(Default)]
 struct State {
@@ -29,6 +30,7 @@ struct State {
     artworks: HashMap<ArtworkId, Artwork>,
     artwork_keys: HashMap<ContentKey, ArtworkId>,
     jobs: HashMap<JobId, Job>,
+    schedules: HashMap<ScheduleId, Schedule>,
 }
 
 /// See the module docs.
@@ -677,6 +679,133 @@ impl JobQueue for InMemoryStore {
 
     async fn wait_for_jobs(&self, max_wait: Duration) {
         let _ = tokio::time::timeout(max_wait, self.jobs_added.notified()).await;
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for InMemoryStore {
+    async fn create_schedule(&self, new: &NewSchedule, now: DateTime<Utc>) -> Result<Schedule> {
+        check_new(new)?;
+        let mut s = self.lock();
+        if s.schedules
+            .values()
+            .any(|x| x.user == new.user && x.task == new.task)
+        {
+            return Err(Error::AlreadyExists {
+                what: format!("a {} schedule for this playlist", new.task.kind()),
+            });
+        }
+        let schedule = Schedule {
+            id: ScheduleId::new(),
+            user: new.user,
+            task: new.task.clone(),
+            period: new.period,
+            next_run_at: new.first_run,
+            paused: None,
+            runs: 0,
+            failures: 0,
+            last_run_at: None,
+            last_result: None,
+            last_error: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: now,
+        };
+        s.schedules.insert(schedule.id, schedule.clone());
+        Ok(schedule)
+    }
+
+    async fn schedule(&self, id: ScheduleId) -> Result<Schedule> {
+        self.lock()
+            .schedules
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("schedule {id}")))
+    }
+
+    async fn schedules_for(&self, user: UserId) -> Result<Vec<Schedule>> {
+        let mut out: Vec<Schedule> = self
+            .lock()
+            .schedules
+            .values()
+            .filter(|x| x.user == user)
+            .cloned()
+            .collect();
+        out.sort_by_key(|x| (x.created_at, x.id));
+        Ok(out)
+    }
+
+    async fn delete_schedule(&self, user: UserId, id: ScheduleId) -> Result<()> {
+        let mut s = self.lock();
+        match s.schedules.get(&id) {
+            Some(x) if x.user == user => {
+                s.schedules.remove(&id);
+                Ok(())
+            }
+            _ => Err(Error::not_found(format!("schedule {id}"))),
+        }
+    }
+
+    async fn claim_schedule(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> Result<Option<Schedule>> {
+        let mut s = self.lock();
+        let due = s
+            .schedules
+            .values()
+            .filter(|x| {
+                x.paused.is_none()
+                    && x.next_run_at <= now
+                    && x.lease_expires_at.is_none_or(|until| until <= now)
+            })
+            .min_by_key(|x| (x.next_run_at, x.id))
+            .map(|x| x.id);
+        let Some(id) = due else { return Ok(None) };
+        let x = s.schedules.get_mut(&id).expect("found above");
+        x.lease_owner = Some(worker.to_string());
+        x.lease_expires_at = Some(now + chrono::Duration::from_std(lease_for).unwrap_or_default());
+        Ok(Some(x.clone()))
+    }
+
+    async fn finish_schedule(
+        &self,
+        id: ScheduleId,
+        worker: &str,
+        outcome: &ScheduleOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Schedule> {
+        let mut s = self.lock();
+        let x = s
+            .schedules
+            .get(&id)
+            .ok_or_else(|| Error::not_found(format!("schedule {id}")))?;
+        if x.lease_owner.as_deref() != Some(worker) {
+            return Err(Error::conflict(format!(
+                "schedule {id} is no longer held by this worker"
+            )));
+        }
+        let done = after_run(x, outcome, now);
+        if let ScheduleOutcome::Paused(reason) = outcome {
+            for other in s.schedules.values_mut().filter(|o| o.user == done.user) {
+                other.paused = Some(reason.clone());
+            }
+        }
+        s.schedules.insert(id, done.clone());
+        Ok(done)
+    }
+
+    async fn pause_schedules(&self, user: UserId, reason: Option<&str>) -> Result<u64> {
+        let mut n = 0;
+        for x in self.lock().schedules.values_mut() {
+            if x.user == user && x.paused.as_deref() != reason {
+                x.paused = reason.map(str::to_string);
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 

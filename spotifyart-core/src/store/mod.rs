@@ -11,6 +11,7 @@
 //! tokens never reach a store at all, only their SHA-256 ([`TokenHash`]).
 
 mod memory;
+mod schedule;
 mod token;
 
 use std::fmt::Debug;
@@ -22,6 +23,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use memory::InMemoryStore;
+pub use schedule::{
+    NewSchedule, Schedule, ScheduleOutcome, ScheduleStore, ScheduledTask, after_run, check_new,
+    next_slot,
+};
 pub use token::{OpaqueToken, TokenHash};
 
 use crate::art::{ArtRequest, Artwork, ArtworkMeta, ContentKey, Subject};
@@ -514,6 +519,7 @@ pub trait Store:
     + MatchStore
     + ArtworkStore
     + JobQueue
+    + ScheduleStore
     + StoreHealth
 {
 }
@@ -527,6 +533,7 @@ impl<T> Store for T where
         + MatchStore
         + ArtworkStore
         + JobQueue
+        + ScheduleStore
         + StoreHealth
 {
 }

@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::art::{ArtRequest, Artwork, GeneratedImage, Subject};
-use crate::ids::{ArtworkId, JobId, MatchId, UserId};
+use crate::ids::{ArtworkId, JobId, MatchId, ScheduleId, UserId};
 use crate::matching::Matcher;
 use crate::mood::Mood;
 use crate::profile::{ArtistStat, ListeningProfile, TimeRange};
@@ -62,6 +62,9 @@ macro_rules! store_conformance_tests {
             conformance_test!(job_retries, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::job_retries(&*s).await });
             conformance_test!(concurrent_enqueue, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::concurrent_enqueue(s).await });
             conformance_test!(concurrent_workers, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::concurrent_workers(s).await });
+            conformance_test!(schedules, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::schedules(&*s).await });
+            conformance_test!(schedule_runs, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::schedule_runs(&*s).await });
+            conformance_test!(concurrent_schedule_claims, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::concurrent_schedule_claims(s).await });
             conformance_test!(health, |s: std::sync::Arc<dyn $crate::Store>| async move { suite::health(&*s).await });
         }
     };
@@ -1034,6 +1037,324 @@ pub async fn concurrent_enqueue(store: Arc<dyn Store>) {
         ids.insert(task.await.unwrap());
     }
     assert_eq!(ids.len(), 1, "eight concurrent requests, one job");
+}
+
+const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn cover_task(playlist: &str) -> ScheduledTask {
+    ScheduledTask::Cover {
+        playlist: playlist.to_string(),
+    }
+}
+
+/// Schedules are per user: created once per task, listed, removed only by
+/// their owner, and checked before they are stored.
+pub async fn schedules(store: &dyn Store) {
+    let (alice, bob) = (new_user(store).await.id, new_user(store).await.id);
+    let new = NewSchedule {
+        user: alice,
+        task: cover_task("p1"),
+        period: WEEK,
+        first_run: t(10),
+    };
+    let a = store.create_schedule(&new, t(0)).await.unwrap();
+    assert_eq!(
+        (a.user, &a.task, a.period, a.next_run_at),
+        (alice, &new.task, WEEK, t(10))
+    );
+    assert_eq!(
+        (a.paused.as_deref(), a.runs, a.lease_owner.as_deref()),
+        (None, 0, None)
+    );
+    assert_eq!(store.schedule(a.id).await.unwrap(), a);
+    assert_kind(
+        store.create_schedule(&new, t(1)).await,
+        "already_exists",
+        "same task twice",
+    );
+    let archive = NewSchedule {
+        task: ScheduledTask::Archive {
+            from: TRICKY_TEXT[1].into(),
+            to: TRICKY_TEXT[2].into(),
+        },
+        ..new.clone()
+    };
+    let b = store.create_schedule(&archive, t(2)).await.unwrap();
+    assert_eq!(b.task, archive.task, "task text round-trips");
+    let bobs = NewSchedule {
+        user: bob,
+        ..new.clone()
+    };
+    store.create_schedule(&bobs, t(3)).await.unwrap();
+    let mine: Vec<ScheduleId> = store
+        .schedules_for(alice)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(mine, vec![a.id, b.id], "oldest first, only alice's");
+    assert_kind(
+        store.delete_schedule(bob, a.id).await,
+        "not_found",
+        "another's schedule",
+    );
+    store.delete_schedule(alice, a.id).await.unwrap();
+    assert_kind(store.schedule(a.id).await, "not_found", "deleted");
+    assert_kind(
+        store.delete_schedule(alice, a.id).await,
+        "not_found",
+        "deleted twice",
+    );
+    assert_kind(
+        store
+            .create_schedule(
+                &NewSchedule {
+                    task: cover_task(""),
+                    ..new.clone()
+                },
+                t(4),
+            )
+            .await,
+        "invalid_input",
+        "an empty playlist",
+    );
+    assert_kind(
+        store
+            .create_schedule(
+                &NewSchedule {
+                    period: Duration::from_secs(1),
+                    ..new.clone()
+                },
+                t(4),
+            )
+            .await,
+        "invalid_input",
+        "a period under a minute",
+    );
+}
+
+/// A schedule runs when due, once per period: held by one worker, moved to
+/// the next slot when done (missed weeks run once), retried after a
+/// failure, paused with all its user's schedules when access is gone.
+pub async fn schedule_runs(store: &dyn Store) {
+    let lease = Duration::from_secs(60);
+    let user = new_user(store).await.id;
+    let s = store
+        .create_schedule(
+            &NewSchedule {
+                user,
+                task: cover_task("weekly"),
+                period: WEEK,
+                first_run: t(100),
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    let other = store
+        .create_schedule(
+            &NewSchedule {
+                user,
+                task: cover_task("other"),
+                period: WEEK,
+                first_run: t(100_000_000),
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_schedule("w1", t(99), lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+    let claimed = store
+        .claim_schedule("w1", t(100), lease)
+        .await
+        .unwrap()
+        .expect("due");
+    assert_eq!(
+        (claimed.id, claimed.lease_owner.as_deref()),
+        (s.id, Some("w1"))
+    );
+    assert!(
+        store
+            .claim_schedule("w2", t(101), lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "held by w1"
+    );
+    // w1 goes silent past its lease: w2 takes the run over, w1's report is refused.
+    let taken = store
+        .claim_schedule("w2", t(161), lease)
+        .await
+        .unwrap()
+        .expect("lease ran out");
+    assert_eq!(taken.lease_owner.as_deref(), Some("w2"));
+    assert_kind(
+        store
+            .finish_schedule(s.id, "w1", &ScheduleOutcome::Done("late".into()), t(170))
+            .await,
+        "conflict",
+        "a worker that lost its lease",
+    );
+    let done = store
+        .finish_schedule(s.id, "w2", &ScheduleOutcome::Done("painted".into()), t(170))
+        .await
+        .unwrap();
+    let week = WEEK.as_secs() as i64;
+    assert_eq!(done.next_run_at, t(100 + week), "the next slot");
+    assert_eq!(
+        (done.runs, done.failures, done.last_result.as_deref()),
+        (1, 0, Some("painted"))
+    );
+    assert_eq!((done.lease_owner, done.last_run_at), (None, Some(t(170))));
+    assert!(
+        store
+            .claim_schedule("w1", t(171), lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "one run per period"
+    );
+    // Three weeks missed (no worker ran): one run, then the grid again.
+    let late = t(100 + 4 * week + 5);
+    let c = store
+        .claim_schedule("w1", late, lease)
+        .await
+        .unwrap()
+        .expect("due");
+    let done = store
+        .finish_schedule(c.id, "w1", &ScheduleOutcome::Done("again".into()), late)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.next_run_at,
+        t(100 + 5 * week),
+        "missed weeks are run once"
+    );
+    assert!(
+        store
+            .claim_schedule("w1", late, lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A failure is kept and retried, no later than the next slot.
+    let at = t(100 + 5 * week);
+    let c = store
+        .claim_schedule("w1", at, lease)
+        .await
+        .unwrap()
+        .expect("due");
+    let failed = store
+        .finish_schedule(
+            c.id,
+            "w1",
+            &ScheduleOutcome::Failed {
+                error: "Spotify is down".into(),
+                retry_at: at + chrono::Duration::hours(1),
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (failed.failures, failed.last_error.as_deref()),
+        (1, Some("Spotify is down"))
+    );
+    assert_eq!(failed.next_run_at, at + chrono::Duration::hours(1));
+    assert_eq!(
+        failed.last_result.as_deref(),
+        Some("again"),
+        "the last success is kept"
+    );
+    // Access revoked: every schedule of the user pauses, none is claimed.
+    let at = at + chrono::Duration::hours(1);
+    let c = store
+        .claim_schedule("w1", at, lease)
+        .await
+        .unwrap()
+        .expect("retry due");
+    let paused = store
+        .finish_schedule(
+            c.id,
+            "w1",
+            &ScheduleOutcome::Paused("access revoked".into()),
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.paused.as_deref(), Some("access revoked"));
+    assert_eq!(
+        store.schedule(other.id).await.unwrap().paused.as_deref(),
+        Some("access revoked")
+    );
+    let far = t(200_000_000);
+    assert!(
+        store
+            .claim_schedule("w1", far, lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "paused"
+    );
+    assert_eq!(
+        store.pause_schedules(user, None).await.unwrap(),
+        2,
+        "resumed"
+    );
+    assert_eq!(
+        store.pause_schedules(user, None).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    assert!(
+        store
+            .claim_schedule("w1", far, lease)
+            .await
+            .unwrap()
+            .is_some(),
+        "due again"
+    );
+}
+
+/// Several workers polling at once: one schedule is run by one of them.
+pub async fn concurrent_schedule_claims(store: Arc<dyn Store>) {
+    let user = new_user(&*store).await.id;
+    store
+        .create_schedule(
+            &NewSchedule {
+                user,
+                task: cover_task("race"),
+                period: WEEK,
+                first_run: t(0),
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim_schedule(&format!("w{w}"), t(5), LEASE)
+                .await
+                .unwrap()
+                .is_some()
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    assert_eq!(won, 1, "six workers, one run");
 }
 
 /// The backend answers pings and names itself.

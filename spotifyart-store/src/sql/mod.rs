@@ -13,6 +13,7 @@ pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod matches;
 pub(crate) mod moods;
+pub(crate) mod schedules;
 pub(crate) mod sessions;
 pub(crate) mod sign_ins;
 pub(crate) mod tokens;
@@ -75,6 +76,7 @@ macro_rules! sql_store {
         crate::sql::matches::match_store!($Store);
         crate::sql::artworks::artwork_store!($Store, $Conn);
         crate::sql::jobs::job_queue!($Store, $Conn);
+        crate::sql::schedules::schedule_store!($Store);
     };
 }
 pub(crate) use sql_store;
