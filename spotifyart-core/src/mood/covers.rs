@@ -1,6 +1,6 @@
 //! Cover colours: the dominant colours of album covers, when the caller has
-//! the image bytes (the core never fetches; the HTTP adapter may read
-//! Spotify's CDN, tests use local images). They feed the palette of `auto`
+//! the image bytes (the core never fetches: the Web API source in
+//! `spotifyart-spotify` reads Spotify's image CDN, tests use local images). They feed the palette of `auto`
 //! moods and, through the `covers` model, nudge the mood: lighter covers
 //! read as more pleasant, more saturated ones as more aroused (Valdez &
 //! Mehrabian 1994, "Effects of color on emotions": pleasure ≈
@@ -152,11 +152,32 @@ pub fn colour_point(colours: &[CoverColour]) -> Option<(f32, f32)> {
 /// (cover URL → image bytes; `None` when unavailable) and stores their
 /// dominant colours on the tracks. At most `max_covers` distinct images
 /// are read; unreadable ones are skipped. Returns how many were read.
+///
+/// For a caller that reads synchronously; one that reads asynchronously
+/// (the Web API source) calls the two halves itself: [`covers_to_read`],
+/// then [`set_cover_colours`] with the colours [`dominant_colours`] found.
 pub fn attach_cover_colours(
     profile: &mut ListeningProfile,
     mut fetch: impl FnMut(&str) -> Option<Vec<u8>>,
     max_covers: usize,
 ) -> usize {
+    let mut read: Vec<(String, Vec<CoverColour>)> = Vec::new();
+    for url in covers_to_read(profile, max_covers) {
+        let Some(bytes) = fetch(&url) else { continue };
+        match dominant_colours(&bytes) {
+            Ok(colours) if !colours.is_empty() => read.push((url, colours)),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "cover skipped"),
+        }
+    }
+    set_cover_colours(profile, &read)
+}
+
+/// The cover URLs worth reading: those of `profile`'s tracks without
+/// colours yet, each once, most-played first (a cover's weight is the sum
+/// of its tracks'), at most `max_covers`. The covers that shape the
+/// palette most are read first, so a small budget loses little.
+pub fn covers_to_read(profile: &ListeningProfile, max_covers: usize) -> Vec<String> {
     let mut urls: Vec<(String, f32)> = Vec::new();
     for (t, w) in profile.weighted_tracks() {
         if let Some(url) = &t.cover_url
@@ -168,16 +189,23 @@ pub fn attach_cover_colours(
             }
         }
     }
+    // Stable: equal weights keep the profile's order.
     urls.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut read: Vec<(String, Vec<CoverColour>)> = Vec::new();
-    for (url, _) in urls.into_iter().take(max_covers) {
-        let Some(bytes) = fetch(&url) else { continue };
-        match dominant_colours(&bytes) {
-            Ok(colours) if !colours.is_empty() => read.push((url, colours)),
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "cover skipped"),
-        }
-    }
+    urls.into_iter()
+        .take(max_covers)
+        .map(|(url, _)| url)
+        .collect()
+}
+
+/// Stores `read` (cover URL → its dominant colours) on every track with
+/// that cover, in every time range, and updates the profile's signals.
+/// Returns how many covers had colours to store.
+pub fn set_cover_colours(
+    profile: &mut ListeningProfile,
+    read: &[(String, Vec<CoverColour>)],
+) -> usize {
+    let read: Vec<&(String, Vec<CoverColour>)> =
+        read.iter().filter(|(_, c)| !c.is_empty()).collect();
     for range in crate::profile::TimeRange::ALL {
         for t in profile.top_tracks.get_mut(range).iter_mut() {
             if let Some((_, colours)) = read.iter().find(|(u, _)| Some(u) == t.cover_url.as_ref()) {
@@ -347,6 +375,49 @@ mod tests {
         // The covers are in the palette.
         assert!(b.palette.iter().any(|s| s.color.0 > 240 && s.color.1 > 200));
         assert_eq!(b.palette.len(), 5);
+    }
+
+    #[test]
+    fn the_most_played_covers_are_read_first_and_each_once() {
+        let mut p = ListeningProfile::empty("test");
+        let track = |i: usize, cover: &str| TrackStat {
+            name: format!("song {i}"),
+            artists: vec!["Someone".into()],
+            cover_url: Some(cover.to_string()),
+            ..Default::default()
+        };
+        // Ranks give weights; "b" is on two tracks, so it outweighs "a".
+        *p.top_tracks.get_mut(TimeRange::MediumTerm) =
+            vec![track(0, "a"), track(1, "b"), track(2, "c"), track(3, "b")];
+        for (i, t) in p
+            .top_tracks
+            .get_mut(TimeRange::MediumTerm)
+            .iter_mut()
+            .enumerate()
+        {
+            t.weight = 1.0 / (i as f32 + 3.0);
+        }
+        p.normalize().unwrap();
+        assert_eq!(covers_to_read(&p, 10), ["b", "a", "c"]);
+        assert_eq!(covers_to_read(&p, 2), ["b", "a"]);
+        assert!(covers_to_read(&p, 0).is_empty());
+
+        let yellow = dominant_colours(&png(&[([250, 200, 40], 64)])).unwrap();
+        let stored = set_cover_colours(
+            &mut p,
+            &[("b".into(), yellow.clone()), ("c".into(), Vec::new())],
+        );
+        assert_eq!(stored, 1, "empty colours are not stored");
+        let tracks = p.top_tracks.get(TimeRange::MediumTerm);
+        assert_eq!(tracks[1].cover_colours, yellow);
+        assert_eq!(
+            tracks[3].cover_colours, yellow,
+            "every track with the cover"
+        );
+        assert!(tracks[0].cover_colours.is_empty() && tracks[2].cover_colours.is_empty());
+        assert!(p.has(Signal::Covers));
+        // Covers with colours are not read again.
+        assert_eq!(covers_to_read(&p, 10), ["a", "c"]);
     }
 
     #[test]
