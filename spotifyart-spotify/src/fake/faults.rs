@@ -36,6 +36,12 @@ pub enum FaultKind {
     Delay(Duration),
     /// Answer 200 with a truncated JSON body.
     Malformed,
+    /// Answer normally, but with this `Content-Type` (an image CDN that
+    /// sends HTML, say).
+    ContentType(String),
+    /// Answer 200 `image/jpeg` with a body this many bytes long: a JPEG
+    /// start marker, then zeros (an image past any sensible size).
+    Oversized(usize),
 }
 
 impl State {
@@ -49,9 +55,22 @@ impl State {
 }
 
 /// Acts out a fault: the answer to send instead of the real one, or `None`
-/// (after any delay) to answer normally.
+/// (after any delay) to answer normally. `ContentType` is applied to the
+/// normal answer by the server.
 pub(super) async fn act(fault: FaultKind) -> Option<Reply> {
     match fault {
+        FaultKind::ContentType(_) => None,
+        FaultKind::Oversized(len) => {
+            let mut body = vec![0u8; len];
+            body[..2.min(len)].copy_from_slice(&[0xFF, 0xD8][..2.min(len)]);
+            Some(
+                Response::builder()
+                    .status(200)
+                    .header("content-type", "image/jpeg")
+                    .body(body)
+                    .expect("response"),
+            )
+        }
         FaultKind::Status {
             status,
             retry_after,

@@ -4,9 +4,12 @@
 //! published API reference. It enforces what the real one does (PKCE S256,
 //! single-use codes, exact `redirect_uri`, client authentication, scopes,
 //! `limit` ≤ 50) and can play a Development Mode app (fields stripped,
-//! audio features and batch gets 403) or an Extended Quota one. Tests
-//! inject 429s, 5xx, slow answers, malformed JSON, expired and revoked
-//! tokens through [`FakeSpotify`]'s methods.
+//! audio features and batch gets 403) or an Extended Quota one. Album
+//! objects carry covers at three sizes on the fake's own image CDN
+//! (`/image/...`, Spotify's size prefixes, distinct colours per album).
+//! Tests inject 429s, 5xx, slow answers, malformed JSON, wrong content
+//! types, oversized bodies, expired and revoked tokens through
+//! [`FakeSpotify`]'s methods.
 //!
 //! This file is the whole public surface: [`FakeSpotify`] and every knob a
 //! test turns. Behind it, one module per job:
@@ -15,6 +18,7 @@
 //!   for the JSON answers and error shape every endpoint builds;
 //! - `faults`: injected failures ([`Fault`]);
 //! - `accounts`: `/authorize` and `/api/token`;
+//! - `cdn`: the album covers under `/image/`;
 //! - `web_api`: the `/v1` routes, with `objects` for the JSON objects
 //!   they answer with;
 //! - `state`: what the fake knows (apps, catalogue, users, playlists,
@@ -24,6 +28,7 @@
 
 mod accounts;
 mod catalogue;
+mod cdn;
 mod faults;
 mod objects;
 mod reply;
@@ -31,6 +36,7 @@ mod server;
 mod state;
 mod web_api;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,6 +46,7 @@ use spotifyart_core::store::OAuthTokens;
 use spotifyart_core::{ListeningProfile, TimeRange};
 use url::Url;
 
+pub use cdn::album_colours;
 pub use faults::{Fault, FaultKind};
 pub use server::Recorded;
 pub use state::fake_id;
@@ -210,6 +217,29 @@ impl FakeSpotify {
             .iter()
             .filter(|r| r.path.starts_with(prefix))
             .count()
+    }
+
+    /// The path of album `album_id`'s cover at `side` pixels (640, 300 or
+    /// 64) on the fake's CDN, for counting its requests or injecting a
+    /// fault on it. An album's id is `fake_id(album name)`.
+    pub fn cover_path(album_id: &str, side: u32) -> Option<String> {
+        cdn::image_path(album_id, side)
+    }
+
+    /// Requests to the image CDN so far, by path.
+    pub fn image_requests(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for r in self.lock().requests.iter() {
+            if r.path.starts_with("/image/") {
+                *counts.entry(r.path.clone()).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// The most image CDN requests the fake was answering at once.
+    pub fn peak_image_requests(&self) -> usize {
+        self.lock().peak_images_in_flight
     }
 
     /// Creates a playlist owned by `owner` holding `uris`; returns its id.

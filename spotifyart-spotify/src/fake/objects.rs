@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::cdn::album_images;
 use super::state::{PlaylistEntry, State, fake_id};
 
 fn image(seed: &str) -> Value {
@@ -47,7 +48,8 @@ pub(super) fn track_json(s: &State, id: &str, dev: bool) -> Value {
         "external_urls": { "spotify": format!("https://open.spotify.com/album/{}", t.album_id) },
         "href": format!("{}v1/albums/{}", s.base, t.album_id),
         "id": t.album_id,
-        "images": image(&t.album),
+        // On the fake's own CDN, so clients can read them.
+        "images": album_images(&s.base, &t.album_id),
         "name": t.album,
         "release_date": t.release_date,
         "release_date_precision": match t.release_date.len() { 4 => "year", 7 => "month", _ => "day" },

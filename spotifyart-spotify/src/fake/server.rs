@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use http::{HeaderMap, Method};
 use warp::Filter;
 
+use super::faults::FaultKind;
 use super::reply::{Reply, api_error};
 use super::state::{self, State};
-use super::{accounts, faults, web_api};
+use super::{accounts, cdn, faults, web_api};
 
-/// A request the fake received (for assertions; headers are not kept).
+/// A request the fake received (for assertions; header values are not
+/// kept).
 #[derive(Clone, Debug)]
 pub struct Recorded {
     /// Method.
@@ -23,6 +25,20 @@ pub struct Recorded {
     pub path: String,
     /// Query string.
     pub query: String,
+    /// Whether it carried an `Authorization` header (so tests can check
+    /// that no token goes where it should not, e.g. to the image CDN).
+    pub authorization: bool,
+}
+
+/// Counts an image request in flight until dropped (for the peak tests
+/// read through `FakeSpotify::peak_image_requests`).
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = state::lock(&self.0);
+        s.images_in_flight = s.images_in_flight.saturating_sub(1);
+    }
 }
 
 /// Serves `state` on `listener` in a background task until the returned
@@ -76,7 +92,8 @@ async fn handle(
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<Reply, Infallible> {
-    let fault = {
+    let image = method == Method::GET && path.starts_with("/image/");
+    let (fault, _in_flight) = {
         let mut s = state::lock(&state);
         s.requests.push(Recorded {
             method: method.clone(),
@@ -84,22 +101,53 @@ async fn handle(
             query: url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(query.iter())
                 .finish(),
+            authorization: headers.contains_key(http::header::AUTHORIZATION),
         });
-        s.take_fault(&method, &path)
+        let in_flight = image.then(|| {
+            s.images_in_flight += 1;
+            s.peak_images_in_flight = s.peak_images_in_flight.max(s.images_in_flight);
+            InFlight(state.clone())
+        });
+        (s.take_fault(&method, &path), in_flight)
     };
-    if let Some(fault) = fault
-        && let Some(reply) = faults::act(fault).await
-    {
-        return Ok(reply);
-    }
-    let mut s = state::lock(&state);
-    let reply = match (method.as_str(), path.as_str()) {
-        ("GET", "/authorize") => accounts::authorize(&mut s, &query),
-        ("POST", "/api/token") => accounts::token(&mut s, &headers, &body),
-        _ if path.starts_with("/v1/") => {
-            web_api::handle(&mut s, &method, &path, &query, &headers, &body)
+    let mut content_type = None;
+    match fault {
+        Some(FaultKind::ContentType(t)) => content_type = Some(t),
+        Some(fault) => {
+            if let Some(reply) = faults::act(fault).await {
+                return Ok(reply);
+            }
         }
-        _ => api_error(404, "Service not found"),
+        None => {}
+    }
+    let mut reply = if image {
+        // The CDN: no token, and the JPEG is encoded outside the lock.
+        let album = cdn::parse(&path).filter(|(_, id)| {
+            state::lock(&state)
+                .tracks
+                .values()
+                .any(|t| t.album_id == *id)
+        });
+        match album {
+            Some((side, id)) => cdn::cover(id, side),
+            None => cdn::not_found(),
+        }
+    } else {
+        let mut s = state::lock(&state);
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/authorize") => accounts::authorize(&mut s, &query),
+            ("POST", "/api/token") => accounts::token(&mut s, &headers, &body),
+            _ if path.starts_with("/v1/") => {
+                web_api::handle(&mut s, &method, &path, &query, &headers, &body)
+            }
+            _ => api_error(404, "Service not found"),
+        }
     };
+    if let Some(t) = content_type {
+        reply.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            t.parse().expect("a valid content type"),
+        );
+    }
     Ok(reply)
 }

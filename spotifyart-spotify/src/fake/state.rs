@@ -101,6 +101,9 @@ pub(super) struct State {
     pub faults: VecDeque<Fault>,
     pub requests: Vec<Recorded>,
     pub counter: u64,
+    /// Image CDN requests being answered now, and the most at once.
+    pub images_in_flight: usize,
+    pub peak_images_in_flight: usize,
 }
 
 /// Locks the state, carrying on past a test that panicked holding it.
@@ -140,6 +143,8 @@ impl State {
             faults: VecDeque::new(),
             requests: Vec::new(),
             counter: 0,
+            images_in_flight: 0,
+            peak_images_in_flight: 0,
         }
     }
 
