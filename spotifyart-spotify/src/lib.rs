@@ -13,7 +13,8 @@
 //!   one refresh and retry on 401, 429 `Retry-After`, jittered retries of
 //!   5xx and connection failures, and a timeout on every request.
 //! - [`SpotifySource`]: the [`spotifyart_core::MusicSource`] that builds a
-//!   profile from those calls; wrap it in
+//!   profile from those calls, with the colours of the most-played album
+//!   covers read from Spotify's image CDN ([`CoverReader`]); wrap it in
 //!   [`spotifyart_core::source::CachedSource`] to avoid refetching.
 //! - [`archive`]: the playlist archive job.
 //! - `fake` (feature `fake`): a local fake Spotify for tests.
@@ -33,6 +34,7 @@ mod api;
 pub mod archive;
 mod auth;
 mod config;
+mod cover_colours;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod model;
@@ -42,13 +44,16 @@ mod transport;
 pub use accounts::{SignedIn, sign_in, signed_in_user};
 pub use api::{MemoryTokens, PAGE_LIMIT, StoredTokens, TokenCache, UserApi, spotify_id};
 pub use auth::{AuthRequest, SpotifyAuth};
+pub use cover_colours::{
+    COVER_CACHE_CAPACITY, COVER_READS_IN_FLIGHT, CoverReader, MAX_COVER_IMAGE_BYTES,
+};
 pub use config::{
     ACCOUNTS_URL, API_URL, ARCHIVE_SCOPES, COVER_MAX_BASE64, COVER_SCOPES, LISTENING_SCOPES,
     SpotifyConfig,
 };
 pub use source::{
     PLAYLIST_SOURCE_KIND, SOURCE_KIND, SourceOptions, SpotifySource, fetch_playlist_profile,
-    fetch_profile,
+    fetch_profile, fetch_profile_with_covers,
 };
 
 /// Installs rustls' ring crypto provider as the process default, which

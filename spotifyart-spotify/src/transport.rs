@@ -1,8 +1,9 @@
 //! One HTTP client for every call to Spotify, with the resilience rules in
 //! one place: a timeout on every request, 429 `Retry-After` honoured within
 //! a budget, 5xx and connection failures retried with jittered backoff
-//! (idempotent requests only), and a `tracing` span per call that never
-//! records a header or a body.
+//! (idempotent requests only), an optional cap on the body read (streamed,
+//! so an oversized answer is cut off, not buffered), and a `tracing` span
+//! per call that never records a header or a body.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,13 +58,37 @@ impl Transport {
         idempotent: bool,
         build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
     ) -> Result<Reply> {
+        self.send_spanned(what, idempotent, None, build).await
+    }
+
+    /// Like [`Transport::send`] for an idempotent request whose body may be
+    /// at most `max_body` bytes: the body is read chunk by chunk and the
+    /// connection dropped once it passes the cap, so a huge or endless
+    /// answer costs at most `max_body` bytes of memory. Over the cap is an
+    /// error, not retried (the same URL would send the same body).
+    pub async fn send_capped(
+        &self,
+        what: &str,
+        max_body: usize,
+        build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    ) -> Result<Reply> {
+        self.send_spanned(what, true, Some(max_body), build).await
+    }
+
+    async fn send_spanned(
+        &self,
+        what: &str,
+        idempotent: bool,
+        max_body: Option<usize>,
+        build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    ) -> Result<Reply> {
         let span = tracing::info_span!(
             "spotify.request",
             call = what,
             status = tracing::field::Empty,
             attempts = tracing::field::Empty
         );
-        self.send_inner(what, idempotent, build)
+        self.send_inner(what, idempotent, max_body, build)
             .instrument(span)
             .await
     }
@@ -72,6 +97,7 @@ impl Transport {
         &self,
         what: &str,
         idempotent: bool,
+        max_body: Option<usize>,
         build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
     ) -> Result<Reply> {
         let config = &self.config;
@@ -86,11 +112,24 @@ impl Transport {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    resp.bytes().await.map(|b| Reply {
-                        status,
-                        headers,
-                        body: b.to_vec(),
-                    })
+                    match read_body(resp, max_body).await {
+                        Ok(Some(body)) => Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                        }),
+                        Ok(None) => {
+                            let limit = max_body.unwrap_or_default();
+                            tracing::Span::current().record("status", status.as_u16());
+                            tracing::debug!(call = what, limit, "spotify answer over the cap");
+                            return Err(Error::Upstream {
+                                service: SERVICE.into(),
+                                status: Some(status.as_u16()),
+                                message: format!("{what}: the answer is over {limit} bytes"),
+                            });
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -167,6 +206,24 @@ impl Transport {
             }
         }
     }
+}
+
+/// The whole body, or `None` once it passes `max` bytes (read no further).
+async fn read_body(
+    mut resp: reqwest::Response,
+    max: Option<usize>,
+) -> std::result::Result<Option<Vec<u8>>, reqwest::Error> {
+    let Some(max) = max else {
+        return resp.bytes().await.map(|b| Some(b.to_vec()));
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Full jitter: a random pause up to `base * 2^(n-1)`, capped at 10 s.
