@@ -16,7 +16,7 @@ use warp::{Filter, Rejection};
 
 use super::error::reject;
 use super::session::{self, Authed};
-use super::{AppState, art, handlers, pages};
+use super::{AppState, art, covers, handlers, pages};
 
 /// Largest JSON body the API reads.
 pub const MAX_JSON_BODY: u64 = 16 * 1024;
@@ -126,6 +126,28 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(strict_query::<super::wire::GalleryQuery>())
         .and_then(handlers::gallery);
 
+    let playlists = warp::path!("playlists")
+        .and(signed_in_get(state))
+        .and_then(covers::playlists);
+    let paint_cover = warp::path!("playlists" / String / "cover")
+        .and(signed_in_post(state))
+        .and(json_body::<super::wire::CoverBody>(true))
+        .and_then(covers::paint_cover);
+    let set_cover = warp::path!("playlists" / String / "cover")
+        .and(signed_in_write(state, warp::put()))
+        .and(json_body::<super::wire::CoverUpload>(false))
+        .and_then(covers::set_cover);
+    let schedules = warp::path!("schedules")
+        .and(signed_in_get(state))
+        .and_then(covers::schedules);
+    let add_schedule = warp::path!("schedules")
+        .and(signed_in_post(state))
+        .and(json_body::<super::wire::ScheduleBody>(false))
+        .and_then(covers::add_schedule);
+    let remove_schedule = warp::path!("schedules" / String)
+        .and(signed_in_write(state, warp::delete()))
+        .and_then(covers::remove_schedule);
+
     let reads = openapi
         .or(me)
         .unify()
@@ -141,6 +163,10 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(gallery)
         .unify()
+        .or(playlists)
+        .unify()
+        .or(schedules)
+        .unify()
         .boxed();
     let writes = create_invite
         .or(refresh_mood)
@@ -149,11 +175,19 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(create_art)
         .unify()
+        .or(paint_cover)
+        .unify()
+        .or(set_cover)
+        .unify()
+        .or(add_schedule)
+        .unify()
+        .or(remove_schedule)
+        .unify()
         .boxed();
     let cors = warp::cors()
         .allow_origin(state.config().origin().as_str())
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers(["content-type", session::CSRF_HEADER])
         .max_age(600);
     v1.and(api_limit(state))
@@ -185,7 +219,18 @@ fn signed_in_get(
 fn signed_in_post(
     state: &AppState,
 ) -> impl Filter<Extract = (AppState, Authed), Error = Rejection> + Clone + use<> {
-    warp::post().and(with(state)).and(signed_in(state, true))
+    signed_in_write(state, warp::post())
+}
+
+/// As [`signed_in_post`] for another state-changing method (PUT, DELETE).
+fn signed_in_write<M>(
+    state: &AppState,
+    method: M,
+) -> impl Filter<Extract = (AppState, Authed), Error = Rejection> + Clone + use<M>
+where
+    M: Filter<Extract = (), Error = Rejection> + Clone,
+{
+    method.and(with(state)).and(signed_in(state, true))
 }
 
 fn with(

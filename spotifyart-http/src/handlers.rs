@@ -15,7 +15,7 @@ use serde::Serialize;
 use spotifyart_core::engine::{subject_one, subject_pair};
 use spotifyart_core::store::{Invite, OpaqueToken, PendingSignIn};
 use spotifyart_core::{ArtParams, ArtTicket, ArtworkId, Error, JobId, MatchId, TimeRange, access};
-use spotifyart_spotify::{LISTENING_SCOPES, sign_in};
+use spotifyart_spotify::{COVER_SCOPES, LISTENING_SCOPES, sign_in};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
@@ -26,9 +26,9 @@ use super::error::reject;
 use super::session::{self, Authed};
 use super::wire::*;
 
-type Res = Result<Response, Rejection>;
+pub(crate) type Res = Result<Response, Rejection>;
 
-fn json(status: StatusCode, body: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response {
     let mut r = warp::reply::with_status(warp::reply::json(body), status).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -56,7 +56,7 @@ fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
 }
 
 /// An id from the path; a malformed one is as unknown as a missing one.
-fn path_id<T: FromStr>(raw: &str, what: &str) -> Result<T, Rejection> {
+pub(crate) fn path_id<T: FromStr>(raw: &str, what: &str) -> Result<T, Rejection> {
     raw.parse()
         .map_err(|_| reject(Error::not_found(format!("{what} {raw}"))))
 }
@@ -113,7 +113,8 @@ pub async fn metrics(state: AppState) -> Res {
 /// Starts a Spotify sign-in: 303 to Spotify's consent page with `state`
 /// and a PKCE S256 challenge, both bound to this browser by a cookie.
 #[utoipa::path(get, path = "/auth/spotify/login",
-    params(("next" = Option<String>, Query, description = "local page to return to")),
+    params(("next" = Option<String>, Query, description = "local page to return to"),
+        ("consent" = Option<String>, Query, description = "`playlists`: also ask to upload covers and change playlists")),
     responses((status = 303, description = "to Spotify"), (status = 429, body = super::error::ErrorBody)))]
 pub async fn login(state: AppState, ip: IpAddr, query: HashMap<String, String>) -> Res {
     state.limits().login(ip).await.map_err(reject)?;
@@ -122,7 +123,25 @@ pub async fn login(state: AppState, ip: IpAddr, query: HashMap<String, String>) 
             message: "Spotify sign-in is not configured on this server (SPOTIFY_CLIENT_ID)".into(),
         })
     })?;
-    let request = auth.authorize(LISTENING_SCOPES);
+    // Playlist consent is asked for only when the user chose covers or
+    // schedules (`consent=playlists`), never at every sign-in.
+    let mut scopes = LISTENING_SCOPES.to_vec();
+    match query.get("consent").map(String::as_str) {
+        None => {}
+        Some("playlists") => {
+            for s in COVER_SCOPES {
+                if !scopes.contains(s) {
+                    scopes.push(s);
+                }
+            }
+        }
+        Some(other) => {
+            return Err(reject(Error::invalid(format!(
+                "consent {other:?} is not one SpotifyArt asks for; use consent=playlists"
+            ))));
+        }
+    }
+    let request = auth.authorize(&scopes);
     use secrecy::ExposeSecret;
     let now = state.engine().now();
     let pending = PendingSignIn {
@@ -215,6 +234,8 @@ pub async fn callback(
         }
         let (token, new) = session::new_session(config, user.id, now);
         store.create_session(&new).await?;
+        // Signed in again: schedules paused by a withdrawn access resume.
+        store.pause_schedules(user.id, None).await?;
         tracing::info!(user = %user.id, "signed in");
         Ok::<_, Error>(token)
     }
@@ -421,16 +442,7 @@ pub async fn get_match(id: String, state: AppState, authed: Authed) -> Res {
 pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
     let engine = state.engine();
     let config = state.config();
-    let model = body
-        .model
-        .clone()
-        .unwrap_or_else(|| config.default_model.clone());
-    if !config.models.contains(&model) {
-        return Err(reject(Error::invalid(format!(
-            "model {model:?} is not offered here; use one of: {}",
-            config.models.join(", ")
-        ))));
-    }
+    let model = offered_model(&state, body.model.clone())?;
     let subject = match body.match_id {
         Some(id) => {
             let record = engine
@@ -459,16 +471,36 @@ pub async fn create_art(state: AppState, authed: Authed, body: ArtBody) -> Res {
         negative_prompt: None,
     };
     let art = engine.prepare(subject, &params).map_err(reject)?;
-    // Asking again for a picture painted or queued before is free; only a
-    // new painting counts against the allowance.
-    let ticket = match engine.existing_art(&art).await.map_err(reject)? {
+    queue_art(&state, authed.user, &art).await
+}
+
+/// The model a request asked for (the default when none), if offered here.
+pub(crate) fn offered_model(state: &AppState, asked: Option<String>) -> Result<String, Rejection> {
+    let config = state.config();
+    let model = asked.unwrap_or_else(|| config.default_model.clone());
+    if !config.models.contains(&model) {
+        return Err(reject(Error::invalid(format!(
+            "model {model:?} is not offered here; use one of: {}",
+            config.models.join(", ")
+        ))));
+    }
+    Ok(model)
+}
+
+/// 200 with the artwork when `art` was painted before, else 202 with the
+/// job that paints it. Asking again for a picture painted or queued before
+/// is free; only a new painting counts against the user's allowance.
+pub(crate) async fn queue_art(
+    state: &AppState,
+    user: spotifyart_core::UserId,
+    art: &spotifyart_core::PreparedArt,
+) -> Res {
+    let engine = state.engine();
+    let ticket = match engine.existing_art(art).await.map_err(reject)? {
         Some(ticket) => ticket,
         None => {
-            state.limits().art(authed.user).await.map_err(reject)?;
-            engine
-                .request_art(&art, Some(authed.user))
-                .await
-                .map_err(reject)?
+            state.limits().art(user).await.map_err(reject)?;
+            engine.request_art(art, Some(user)).await.map_err(reject)?
         }
     };
     match ticket {

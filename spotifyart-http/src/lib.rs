@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod wire;
 
 mod art;
+mod covers;
 mod limits;
 mod listen;
 mod metrics;

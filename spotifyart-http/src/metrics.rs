@@ -183,6 +183,10 @@ pub fn route_label(path: &str) -> &'static str {
             ["art", id] if id.ends_with(".png") => "/api/v1/art/{id}.png",
             ["art", _] => "/api/v1/art/{id}",
             ["gallery"] => "/api/v1/gallery",
+            ["playlists"] => "/api/v1/playlists",
+            ["playlists", _, "cover"] => "/api/v1/playlists/{id}/cover",
+            ["schedules"] => "/api/v1/schedules",
+            ["schedules", _] => "/api/v1/schedules/{id}",
             _ => "/api/v1/other",
         },
         _ => "other",
@@ -200,6 +204,10 @@ mod tests {
         assert_eq!(
             route_label("/api/v1/matches/abc/accept"),
             "/api/v1/matches/{invite}/accept"
+        );
+        assert_eq!(
+            route_label("/api/v1/playlists/37i9dQZF1DX/cover"),
+            "/api/v1/playlists/{id}/cover"
         );
         assert_eq!(route_label("/wp-admin/x.php"), "other");
         let m = Metrics::new();

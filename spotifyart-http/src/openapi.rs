@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use warp::Rejection;
 use warp::reply::{Reply, Response};
 
-use super::{error, handlers, wire};
+use super::{covers, error, handlers, wire};
 
 /// The service's API.
 #[derive(OpenApi)]
@@ -38,6 +38,12 @@ use super::{error, handlers, wire};
         handlers::get_job,
         handlers::artwork,
         handlers::gallery,
+        covers::playlists,
+        covers::paint_cover,
+        covers::set_cover,
+        covers::schedules,
+        covers::add_schedule,
+        covers::remove_schedule,
     ),
     components(schemas(
         error::ErrorBody,
@@ -55,6 +61,14 @@ use super::{error, handlers, wire};
         wire::JobView,
         wire::Gallery,
         wire::Readiness,
+        wire::PlaylistView,
+        wire::PlaylistList,
+        wire::CoverBody,
+        wire::CoverUpload,
+        wire::CoverSet,
+        wire::ScheduleBody,
+        wire::ScheduleView,
+        wire::ScheduleList,
     ))
 )]
 pub struct ApiDoc;

@@ -287,3 +287,131 @@ pub struct Readiness {
     /// Why not ready.
     pub error: Option<String>,
 }
+
+/// One of the user's own playlists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaylistView {
+    /// Spotify playlist id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// How many items it has.
+    pub tracks: u32,
+    /// Its current cover (Spotify's CDN), if it has one.
+    pub image_url: Option<String>,
+}
+
+/// `GET /api/v1/playlists`: the user's own playlists, and whether they
+/// allowed SpotifyArt to change them. Without that consent the page sends
+/// the user to `consent_url` first (asked only then, not at sign-in).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaylistList {
+    /// Whether covers may be set and playlists changed.
+    pub consent: bool,
+    /// Where to ask for it: a Spotify sign-in for the playlist scopes
+    /// that comes back to the page.
+    pub consent_url: String,
+    /// The user's own playlists.
+    pub playlists: Vec<PlaylistView>,
+}
+
+/// `POST /api/v1/playlists/{id}/cover`: how to paint it (all optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoverBody {
+    /// Model id; one of the server's models.
+    pub model: Option<String>,
+    /// Seed (derived from the playlist's mood when absent).
+    pub seed: Option<u64>,
+    /// Style preset.
+    #[schema(value_type = Option<String>)]
+    pub style: Option<Style>,
+}
+
+/// `PUT /api/v1/playlists/{id}/cover`: which painting becomes the cover.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoverUpload {
+    /// An artwork the caller may see (e.g. the one the paint call made).
+    pub artwork_id: Uuid,
+}
+
+/// The cover as it was sent to Spotify.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoverSet {
+    /// The playlist.
+    pub playlist: String,
+    /// The artwork it shows.
+    pub artwork_id: Uuid,
+    /// Side of the square JPEG in pixels.
+    pub side: u32,
+    /// JPEG quality used to fit Spotify's 256 KB limit.
+    pub quality: u8,
+    /// Bytes of the JPEG.
+    pub bytes: usize,
+}
+
+/// `POST /api/v1/schedules`: a weekly task.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum ScheduleBody {
+    /// Repaint the playlist's cover from its mood every week.
+    Cover {
+        /// Playlist id, URI or link.
+        playlist: String,
+    },
+    /// Copy new tracks of `from` into `to` every week.
+    Archive {
+        /// Playlist id, URI or link.
+        from: String,
+        /// Playlist id, URI or link, or a name (created when missing).
+        to: String,
+    },
+}
+
+/// A weekly task and how its last run went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// Schedule id.
+    pub id: Uuid,
+    /// `cover` or `archive`, with its playlists.
+    #[schema(value_type = Object)]
+    pub task: spotifyart_core::store::ScheduledTask,
+    /// Days between runs.
+    pub every_days: u64,
+    /// When it runs next.
+    pub next_run_at: DateTime<Utc>,
+    /// Why it is paused (access withdrawn), when it is.
+    pub paused: Option<String>,
+    /// Runs so far.
+    pub runs: u32,
+    /// When the last run ended.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// What the last successful run did.
+    pub last_result: Option<String>,
+    /// Why the last run failed.
+    pub last_error: Option<String>,
+}
+
+impl From<&spotifyart_core::store::Schedule> for ScheduleView {
+    fn from(s: &spotifyart_core::store::Schedule) -> Self {
+        Self {
+            id: s.id.0,
+            task: s.task.clone(),
+            every_days: s.period.as_secs() / 86_400,
+            next_run_at: s.next_run_at,
+            paused: s.paused.clone(),
+            runs: s.runs,
+            last_run_at: s.last_run_at,
+            last_result: s.last_result.clone(),
+            last_error: s.last_error.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/schedules`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleList {
+    /// Oldest first.
+    pub schedules: Vec<ScheduleView>,
+}

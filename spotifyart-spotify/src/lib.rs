@@ -38,19 +38,21 @@ mod cover_colours;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod model;
+mod playlists;
 mod source;
 mod transport;
 
 pub use accounts::{SignedIn, sign_in, signed_in_user};
 pub use api::{MemoryTokens, PAGE_LIMIT, StoredTokens, TokenCache, UserApi, spotify_id};
 pub use auth::{AuthRequest, SpotifyAuth};
-pub use cover_colours::{
-    COVER_CACHE_CAPACITY, COVER_READS_IN_FLIGHT, CoverReader, MAX_COVER_IMAGE_BYTES,
-};
 pub use config::{
     ACCOUNTS_URL, API_URL, ARCHIVE_SCOPES, COVER_MAX_BASE64, COVER_SCOPES, LISTENING_SCOPES,
     SpotifyConfig,
 };
+pub use cover_colours::{
+    COVER_CACHE_CAPACITY, COVER_READS_IN_FLIGHT, CoverReader, MAX_COVER_IMAGE_BYTES,
+};
+pub use playlists::SpotifyPlaylists;
 pub use source::{
     PLAYLIST_SOURCE_KIND, SOURCE_KIND, SourceOptions, SpotifySource, fetch_playlist_profile,
     fetch_profile, fetch_profile_with_covers,

@@ -245,6 +245,29 @@ pub struct Playlist {
     /// Version of the contents.
     #[serde(default)]
     pub snapshot_id: Option<String>,
+    /// Its cover, in sizes largest first; `null` when it has none.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub images: Vec<Image>,
+    /// How many items it has (`items`, formerly `tracks`).
+    #[serde(default, alias = "tracks")]
+    pub items: Option<ItemCount>,
+}
+
+/// The count inside a playlist's `items` reference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemCount {
+    /// How many.
+    #[serde(default)]
+    pub total: u32,
+}
+
+/// Spotify sends `null` for some empty lists (a playlist without a cover).
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One entry of a playlist. Spotify renamed `track` to `item` with the

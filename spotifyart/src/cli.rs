@@ -173,6 +173,17 @@ pub enum Command {
         #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]
         mood_model: MoodModelEntry,
     },
+    /// Weekly playlist tasks for a signed-in user, kept in the database and
+    /// run by `spotifyart worker` (or `serve --workers`): each runs once a
+    /// week, a missed week once. Needs `spotifyart login --covers`.
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+        /// Whose playlists: `me` (the only signed-in user) or a Spotify
+        /// account id.
+        #[arg(long = "as", default_value = "me", global = true)]
+        who: String,
+    },
     /// Serve the API, the web page and (with --workers) paint queued art.
     ///
     /// Needs SPOTIFY_CLIENT_ID (and SPOTIFY_CLIENT_SECRET unless the app
@@ -200,6 +211,34 @@ pub enum Command {
         /// SPOTIFYART_ENCRYPTION_OLD_KEYS) with the current key.
         #[arg(long)]
         reencrypt: bool,
+    },
+}
+
+/// What `spotifyart schedule` does.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum ScheduleAction {
+    /// Every week, paint PLAYLIST's cover from its mood and set it.
+    Cover {
+        /// The playlist: id, spotify:playlist: URI or open.spotify.com link.
+        playlist: String,
+    },
+    /// Every week, copy the tracks of one playlist not yet in the archive
+    /// into it.
+    Archive {
+        /// Playlist to copy from: id, URI or link.
+        #[arg(long)]
+        from: String,
+        /// Archive playlist: id, URI or link, or a name (created private
+        /// when missing).
+        #[arg(long)]
+        to: String,
+    },
+    /// The user's schedules: when each runs next and how the last run went.
+    List,
+    /// Stop a schedule.
+    Remove {
+        /// Its id, as `schedule list` shows it.
+        id: String,
     },
 }
 

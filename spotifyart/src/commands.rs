@@ -122,7 +122,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 embedding_dir,
                 ..painting(model.as_deref(), &diffusion)
             };
-            let engine = config.build(store.clone())?;
+            let engine = config
+                .assemble(store.clone())?
+                .engine
+                .playlists(crate::login::playlists(&store)?)
+                .build();
             let params = ArtParams {
                 model,
                 seed,
@@ -141,6 +145,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             crate::login::cover(store, &engine, &cover, &params).await
         }
+        Command::Schedule { action, who } => {
+            let store = open_database(database_url).await?.into_store();
+            crate::login::schedule(store, &who, action).await
+        }
         Command::Archive { from, to } => {
             let store = open_database(database_url).await?.into_store();
             crate::login::archive(store, &from, &to).await
@@ -154,7 +162,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             concurrency,
         } => {
             let store = open_database(database_url).await?.into_store();
-            let engine = Arc::new(painter.config(embedding_dir).build(store)?);
+            let mut engine = painter
+                .config(embedding_dir)
+                .assemble(store.clone())?
+                .engine;
+            match crate::login::playlists(&store) {
+                Ok(p) => engine = engine.playlists(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "users' playlist schedules are off");
+                    eprintln!("warning: users' playlist schedules are off: {e}");
+                }
+            }
+            let engine = Arc::new(engine.build());
             let shutdown = CancelToken::new();
             let workers = spawn_workers(engine, concurrency.max(1), shutdown.clone());
             shutdown_signal().await;
@@ -231,7 +250,7 @@ async fn serve(
     embedding_dir: Option<PathBuf>,
 ) -> Result<()> {
     use spotifyart_core::source::CachedSource;
-    use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
+    use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifyPlaylists, SpotifySource};
 
     let mut config =
         spotifyart_http::ServerConfig::new(args.public_url.clone(), &args.painter.model);
@@ -272,6 +291,7 @@ async fn serve(
         .assemble(store.clone())?
         .engine;
     if let Some(auth) = &auth {
+        builder = builder.playlists(Arc::new(SpotifyPlaylists::new(auth.clone(), store.clone())));
         // Profiles are read from Spotify at most every 10 minutes per user.
         let source = SpotifySource::new(auth.clone(), store.clone());
         builder = builder.source(Arc::new(CachedSource::new(

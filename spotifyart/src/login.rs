@@ -10,16 +10,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use spotifyart_core::engine::subject_one;
+use spotifyart_core::playlists::PlaylistService;
+use spotifyart_core::store::{Schedule, ScheduledTask};
 use spotifyart_core::{
-    ArtParams, Engine, ListeningProfile, MusicSource, Store, UserId, cover_jpeg,
+    ArtParams, Engine, ListeningProfile, MusicSource, ScheduleId, Store, UserId,
 };
 use spotifyart_spotify::archive::{ArchiveTarget, archive_for_all};
 use spotifyart_spotify::{
-    ARCHIVE_SCOPES, COVER_MAX_BASE64, COVER_SCOPES, LISTENING_SCOPES, PROVIDER, SignedIn,
-    SourceOptions, SpotifyAuth, SpotifyConfig, SpotifySource, fetch_playlist_profile, sign_in,
-    signed_in_user,
+    ARCHIVE_SCOPES, COVER_SCOPES, LISTENING_SCOPES, PROVIDER, SignedIn, SpotifyAuth, SpotifyConfig,
+    SpotifyPlaylists, SpotifySource, sign_in, signed_in_user, spotify_id,
 };
+
+use crate::cli::ScheduleAction;
 use warp::Filter;
 
 /// Where Spotify sends the browser back after `spotifyart login`, unless
@@ -67,7 +69,7 @@ pub async fn login(store: Arc<dyn Store>, archive: bool, covers: bool, paste: bo
         wait_for_callback(&auth.config().redirect_uri).await?
     };
     let code = auth.code_from_callback(&redirected, &request.state)?;
-    let SignedIn { me, .. } = sign_in(
+    let SignedIn { me, user, .. } = sign_in(
         &auth,
         &store,
         &code,
@@ -75,6 +77,10 @@ pub async fn login(store: Arc<dyn Store>, archive: bool, covers: bool, paste: bo
         chrono::Utc::now(),
     )
     .await?;
+    let resumed = store.pause_schedules(user.id, None).await?;
+    if resumed > 0 {
+        println!("resumed {resumed} paused schedule(s)");
+    }
     println!(
         "signed in as {} (Spotify account {}); use `spotify:{}` as an input",
         me.display_name.as_deref().unwrap_or(&me.id),
@@ -207,17 +213,16 @@ pub async fn cover(
 ) -> Result<()> {
     crate::paint::output_dir(c.out)?;
     let user = resolve(&store, c.who).await?;
-    let api = SpotifySource::new(auth()?, store).api(user);
-    let profile = fetch_playlist_profile(&api, c.playlist, &SourceOptions::default())
+    let (mood, prepared) = engine
+        .prepare_cover(user, c.playlist, params)
         .await
         .with_context(|| format!("cannot read the playlist {} from Spotify", c.playlist))?;
-    let mood = engine.mood_of(&profile)?;
     println!(
         "playlist mood: {} (valence {:+.2}, arousal {:+.2}, confidence {:.2})",
         mood.label, mood.valence, mood.arousal, mood.confidence
     );
-    let (outcome, _) = crate::paint::paint_subject(engine, subject_one(None, mood), params).await?;
-    let jpeg = cover_jpeg(&outcome.artwork().png, COVER_MAX_BASE64)?;
+    let (outcome, _) = crate::paint::paint_prepared(engine, &prepared).await?;
+    let jpeg = engine.cover_of(&outcome.artwork().png)?;
     std::fs::write(c.out, &jpeg.bytes)
         .with_context(|| format!("cannot write {}", c.out.display()))?;
     println!(
@@ -228,7 +233,8 @@ pub async fn cover(
         side = jpeg.side,
     );
     if c.upload {
-        api.set_playlist_cover(c.playlist, &jpeg.bytes)
+        engine
+            .upload_cover(user, c.playlist, &jpeg)
             .await
             .map_err(|e| match e {
                 spotifyart_core::Error::Forbidden { .. } => anyhow::anyhow!(
@@ -240,6 +246,75 @@ pub async fn cover(
         println!("set as the cover of {}", c.playlist);
     }
     Ok(())
+}
+
+/// Users' playlists on Spotify, for covers and schedules.
+pub fn playlists(store: &Arc<dyn Store>) -> Result<Arc<dyn PlaylistService>> {
+    Ok(Arc::new(SpotifyPlaylists::new(auth()?, store.clone())))
+}
+
+/// `spotifyart schedule …` for the signed-in user `who`.
+pub async fn schedule(store: Arc<dyn Store>, who: &str, action: ScheduleAction) -> Result<()> {
+    let user = resolve(&store, who).await?;
+    let engine = Engine::builder()
+        .store(store.clone())
+        .playlists(playlists(&store)?)
+        .build();
+    let consent = |e: spotifyart_core::Error| match e {
+        spotifyart_core::Error::Forbidden { .. } => {
+            anyhow::anyhow!("{e}; allow it with `spotifyart login --covers`")
+        }
+        other => other.into(),
+    };
+    let task = match action {
+        ScheduleAction::Cover { playlist } => ScheduledTask::Cover {
+            playlist: spotify_id(&playlist, "playlist")?,
+        },
+        ScheduleAction::Archive { from, to } => ScheduledTask::Archive {
+            from: spotify_id(&from, "playlist")?,
+            to,
+        },
+        ScheduleAction::List => {
+            let all = store.schedules_for(user).await?;
+            if all.is_empty() {
+                println!("no schedules; add one with `spotifyart schedule cover PLAYLIST`");
+            }
+            for s in all {
+                println!("{}", describe(&s));
+            }
+            return Ok(());
+        }
+        ScheduleAction::Remove { id } => {
+            let id: ScheduleId = id.parse()?;
+            engine.remove_schedule(user, id).await?;
+            println!("removed schedule {id}");
+            return Ok(());
+        }
+    };
+    let added = engine.add_schedule(user, task).await.map_err(consent)?;
+    println!("{}", describe(&added));
+    println!("runs weekly in `spotifyart worker` (or `serve --workers`), first at its next poll");
+    Ok(())
+}
+
+/// One line per schedule: what, when next, how the last run went.
+fn describe(s: &Schedule) -> String {
+    let what = match &s.task {
+        ScheduledTask::Cover { playlist } => format!("cover of {playlist}"),
+        ScheduledTask::Archive { from, to } => format!("archive {from} into {to}"),
+    };
+    let state = match (&s.paused, &s.last_error, &s.last_result) {
+        (Some(why), _, _) => format!("paused: {why}"),
+        (None, Some(e), _) => format!("last run failed: {e}"),
+        (None, None, Some(r)) => format!("last run: {r}"),
+        _ => "not run yet".to_string(),
+    };
+    format!(
+        "{}  every {} days  {what}  next {}  {state}",
+        s.id,
+        s.period.as_secs() / 86_400,
+        s.next_run_at.format("%Y-%m-%d %H:%M UTC")
+    )
 }
 
 /// Archives a playlist for every signed-in user; fails if any user failed.

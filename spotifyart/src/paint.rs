@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use spotifyart_core::{
-    ArtOutcome, ArtParams, Engine, GenerationContext, ModelKind, Progress, Stage, Subject,
+    ArtOutcome, ArtParams, Engine, GenerationContext, ModelKind, PreparedArt, Progress, Stage,
+    Subject,
 };
 
 /// Paints `subject` with a progress bar, printing the prompt and whether
@@ -19,7 +20,14 @@ pub(crate) async fn paint_subject(
     subject: Subject,
     params: &ArtParams,
 ) -> Result<(ArtOutcome, &'static str)> {
-    let prepared = engine.prepare(subject, params)?;
+    paint_prepared(engine, &engine.prepare(subject, params)?).await
+}
+
+/// As [`paint_subject`] for a picture already prepared.
+pub(crate) async fn paint_prepared(
+    engine: &Engine,
+    prepared: &PreparedArt,
+) -> Result<(ArtOutcome, &'static str)> {
     let kind = match prepared.model.kind {
         ModelKind::Procedural => "procedural, not Stable Diffusion",
         ModelKind::StableDiffusion => "Stable Diffusion",
@@ -32,7 +40,7 @@ pub(crate) async fn paint_subject(
         GenerationContext::new().on_progress(move |p: Progress| update_bar(&bar, p))
     };
     let started = Instant::now();
-    let outcome = engine.paint(&prepared, &ctx).await;
+    let outcome = engine.paint(prepared, &ctx).await;
     bar.finish_and_clear();
     let outcome = outcome?;
     let meta = &outcome.artwork().meta;

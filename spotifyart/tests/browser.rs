@@ -2,7 +2,8 @@
 //! (`tests/browser/journey.mjs`) through the whole journey against the
 //! `spotifyart serve` binary (SQLite, tiny model) and the fake Spotify:
 //! sign in, see the mood, invite, accept on a phone-sized screen, paint,
-//! see the gallery. Screenshots of each page are written to
+//! see the gallery, then paint a playlist's cover (asking for the playlist
+//! consent only then), set it and schedule it weekly. Screenshots of each page are written to
 //! `test-output/browser/` (or `$SPOTIFYART_TEST_OUTPUT/browser/`).
 //!
 //! Needs Node.js, `npm ci --prefix spotifyart/tests/browser` (done by
@@ -55,6 +56,14 @@ fn phase(out: &Path, base: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// Sign-ins that asked Spotify for the cover scope.
+fn consent_asks(fake: &spotifyart_spotify::fake::FakeSpotify) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/authorize") && r.query.contains("ugc-image-upload"))
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_page_journey_in_chromium() {
     if let Some(why) = missing() {
@@ -98,6 +107,27 @@ async fn the_web_page_journey_in_chromium() {
         .await
         .unwrap();
 
+    // Playlist covers: consent asked only now, the cover set once.
+    let uris = fake.track_uris("sunny.listener", spotifyart_core::TimeRange::MediumTerm);
+    let mix = fake.add_playlist("sunny.listener", "Sunny mix", &uris);
+    fake.add_playlist("midnight.listener", "Not mine", &uris);
+    let asked_before = consent_asks(&fake);
+    assert_eq!(asked_before, 0, "playlist consent asked at sign-in");
+    fake.approve_as("sunny.listener");
+    let (base2, out2) = (base.clone(), out.clone());
+    blocking(Box::new(move || {
+        phase(&out2, &base2, &["covers-a", "Sunny mix"])
+    }))
+    .await
+    .unwrap();
+    assert_eq!(
+        consent_asks(&fake),
+        1,
+        "asked once, when covers were chosen"
+    );
+    let cover = fake.playlist_cover(&mix).expect("the cover was set");
+    assert_eq!(&cover[..2], &[0xFF, 0xD8], "a JPEG");
+
     for shot in [
         "01-sign-in",
         "02-discover-with-invite",
@@ -106,6 +136,9 @@ async fn the_web_page_journey_in_chromium() {
         "05-painting",
         "06-painted",
         "07-discover-phone",
+        "08-covers-consent",
+        "09-cover-painted",
+        "10-covers-weekly",
     ] {
         let path = out.join(format!("{shot}.png"));
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -626,3 +626,195 @@ async fn a_dead_database_is_a_clear_503_and_changes_nothing() {
     assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
     assert!(h.state.engine().run_next_job("w").await.unwrap().is_none());
 }
+
+/// Covers and weekly tasks through the API: the playlist consent is asked
+/// only when wanted, every refusal changes nothing at Spotify, a painting
+/// becomes the cover once allowed, schedules are per user and pause when
+/// access is withdrawn until the next sign-in.
+#[tokio::test]
+async fn playlist_covers_need_consent_then_paint_upload_and_schedule() {
+    let h = harness().await;
+    let uris = h
+        .fake
+        .track_uris("sunny.listener", spotifyart_core::TimeRange::MediumTerm);
+    let mix = h.fake.add_playlist("sunny.listener", "Mix", &uris);
+    let theirs = h.fake.add_playlist("midnight.listener", "Theirs", &uris);
+    let a = h.sign_in("sunny.listener").await;
+    let puts = |h: &Harness| {
+        h.fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.ends_with("/images"))
+            .count()
+    };
+
+    // Before consent: no playlists listed, the consent URL offered.
+    let list = body(&h.get(&a, "/api/v1/playlists").await);
+    assert_eq!(list["consent"], false);
+    assert_eq!(list["playlists"].as_array().unwrap().len(), 0);
+    let consent_url = list["consent_url"].as_str().unwrap().to_string();
+    assert!(consent_url.contains("consent=playlists"), "{consent_url}");
+    // Painting needs no consent (nothing leaves); setting does.
+    let painted = h
+        .post(&a, &format!("/api/v1/playlists/{mix}/cover"), None)
+        .await;
+    assert_eq!(painted.status(), StatusCode::ACCEPTED, "{painted:?}");
+    let job = h.work().await;
+    let art = job.artwork_id.unwrap().to_string();
+    let upload = serde_json::json!({ "artwork_id": art });
+    let path = format!("/api/v1/playlists/{mix}/cover");
+    let refused = h.send_json(&a, "PUT", &path, Some(upload.clone())).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{refused:?}");
+    let refused = h
+        .post(
+            &a,
+            "/api/v1/schedules",
+            Some(serde_json::json!({ "kind": "cover", "playlist": mix })),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(puts(&h), 0, "nothing sent without consent");
+
+    // The consent sign-in asks Spotify for the cover scopes.
+    let login = h.get(&Browser::default(), &consent_url).await;
+    assert!(
+        location(&login).contains("ugc-image-upload"),
+        "{}",
+        location(&login)
+    );
+    let (mut a, callback) = h
+        .start_sign_in("sunny.listener", "/discover&consent=playlists")
+        .await;
+    let back = h.get(&a, &callback).await;
+    a.absorb(&back);
+    let list = body(&h.get(&a, "/api/v1/playlists").await);
+    assert_eq!(list["consent"], true);
+    let names: Vec<&str> = list["playlists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Mix"], "only the user's own playlists");
+
+    // The painting (the same one: reused) becomes the cover.
+    let again = h
+        .post(&a, &format!("/api/v1/playlists/{mix}/cover"), None)
+        .await;
+    assert_eq!(again.status(), StatusCode::OK, "painted once");
+    assert_eq!(body(&again)["artwork"]["id"], art.as_str());
+    let set = h.send_json(&a, "PUT", &path, Some(upload.clone())).await;
+    assert_eq!(set.status(), StatusCode::OK, "{set:?}");
+    assert_eq!(body(&set)["playlist"], mix.as_str());
+    let cover = h.fake.playlist_cover(&mix).unwrap();
+    assert_eq!(&cover[..2], &[0xFF, 0xD8]);
+    assert_eq!(body(&set)["bytes"], cover.len());
+
+    // Refusals: someone else's playlist, someone else's painting, bad
+    // bodies, no CSRF header. None reaches Spotify as a change.
+    let before = puts(&h);
+    let other = h
+        .send_json(
+            &a,
+            "PUT",
+            &format!("/api/v1/playlists/{theirs}/cover"),
+            Some(upload.clone()),
+        )
+        .await;
+    assert_eq!(other.status(), StatusCode::FORBIDDEN, "{other:?}");
+    assert!(h.fake.playlist_cover(&theirs).is_none());
+    let c = h.sign_in("third.listener").await;
+    let hidden = h.send_json(&c, "PUT", &path, Some(upload.clone())).await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    for bad in [
+        None,
+        Some(serde_json::json!({})),
+        Some(serde_json::json!({ "artwork_id": "nope" })),
+        Some(serde_json::json!({ "artwork_id": art, "extra": 1 })),
+    ] {
+        let resp = h.send_json(&a, "PUT", &path, bad.clone()).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    let forged = h
+        .send(
+            warp::test::request()
+                .method("PUT")
+                .path(&path)
+                .header("cookie", a.header())
+                .header("content-type", "application/json")
+                .body(upload.to_string()),
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "no CSRF header");
+    assert_eq!(
+        puts(&h),
+        before + 1,
+        "only the call Spotify itself refused was sent"
+    );
+
+    // Schedules: one per task, per user.
+    let cover_task = serde_json::json!({ "kind": "cover", "playlist": mix });
+    let added = h
+        .post(&a, "/api/v1/schedules", Some(cover_task.clone()))
+        .await;
+    assert_eq!(added.status(), StatusCode::CREATED, "{added:?}");
+    let id = body(&added)["id"].as_str().unwrap().to_string();
+    let twice = h.post(&a, "/api/v1/schedules", Some(cover_task)).await;
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+    let archive = serde_json::json!({ "kind": "archive", "from": mix, "to": "Archive" });
+    assert_eq!(
+        h.post(&a, "/api/v1/schedules", Some(archive))
+            .await
+            .status(),
+        201
+    );
+    for bad in [
+        serde_json::json!({ "kind": "dance", "playlist": mix }),
+        serde_json::json!({ "kind": "cover", "playlist": "" }),
+        serde_json::json!({ "kind": "cover" }),
+    ] {
+        let resp = h.post(&a, "/api/v1/schedules", Some(bad.clone())).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let listed = body(&h.get(&a, "/api/v1/schedules").await);
+    assert_eq!(listed["schedules"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["schedules"][0]["every_days"], 7);
+    assert_eq!(
+        body(&h.get(&c, "/api/v1/schedules").await)["schedules"],
+        serde_json::json!([])
+    );
+    let theirs_delete = h
+        .send_json(&c, "DELETE", &format!("/api/v1/schedules/{id}"), None)
+        .await;
+    assert_eq!(theirs_delete.status(), StatusCode::NOT_FOUND);
+
+    // Run by a worker: the cover is set again (same painting), the archive
+    // created; then access is withdrawn and the next run pauses both.
+    let engine = h.state.engine();
+    assert!(engine.run_due_schedule("w").await.unwrap().is_some());
+    assert!(engine.run_due_schedule("w").await.unwrap().is_some());
+    assert!(
+        engine.run_due_schedule("w").await.unwrap().is_none(),
+        "one run per week"
+    );
+    let listed = body(&h.get(&a, "/api/v1/schedules").await);
+    for s in listed["schedules"].as_array().unwrap() {
+        assert_eq!(s["runs"], 1, "{s}");
+        assert!(s["last_error"].is_null(), "{s}");
+    }
+    h.fake.revoke("sunny.listener");
+    h.clock.advance(chrono::Duration::days(7));
+    assert!(engine.run_due_schedule("w").await.unwrap().is_some());
+    let a2 = h.sign_in("sunny.listener").await;
+    // Signed in again (the old session ended with the revoked access).
+    let listed = body(&h.get(&a2, "/api/v1/schedules").await);
+    for s in listed["schedules"].as_array().unwrap() {
+        assert!(s["paused"].is_null(), "resumed at sign-in: {s}");
+    }
+    let removed = h
+        .send_json(&a2, "DELETE", &format!("/api/v1/schedules/{id}"), None)
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let listed = body(&h.get(&a2, "/api/v1/schedules").await);
+    assert_eq!(listed["schedules"].as_array().unwrap().len(), 1);
+}

@@ -298,3 +298,87 @@ async fn cover_paints_a_playlist_and_uploads_only_with_consent() {
     let said = String::from_utf8_lossy(&failed.stderr);
     assert!(said.contains("don't own"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weekly_schedules_run_once_across_two_workers() {
+    let env = env().await;
+    env.login(&[]).await;
+    let uris = env.fake.track_uris("sunny.listener", TimeRange::MediumTerm);
+    let mix = env.fake.add_playlist("sunny.listener", "Mix", &uris);
+
+    // Without the playlist consent nothing is stored.
+    let refused = env.run(&["schedule", "cover", &mix]).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("spotifyart login --covers"), "{said}");
+    assert!(ok(&env.run(&["schedule", "list"]).await).contains("no schedules"));
+
+    env.login(&["--covers"]).await;
+    let added = ok(&env.run(&["schedule", "cover", &mix]).await);
+    assert!(added.contains(&format!("cover of {mix}")), "{added}");
+    ok(&env
+        .run(&[
+            "schedule",
+            "archive",
+            "--from",
+            &mix,
+            "--to",
+            "Weekly archive",
+        ])
+        .await);
+    let again = env.run(&["schedule", "cover", &mix]).await;
+    assert!(!again.status.success(), "the same task twice");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    // Two worker processes on the one database: each task runs once.
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            env.command(&["worker", "--model", "palette"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let listed = loop {
+        let listed = ok(&env.run(&["schedule", "list"]).await);
+        if listed.matches("last run:").count() == 2 {
+            break listed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "schedules did not run:\n{listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // Both workers poll every 2 s: give them a few more rounds.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for mut w in workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert!(listed.contains("cover set"), "{listed}");
+    assert!(listed.contains("(created)"), "{listed}");
+    let puts = env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("{mix}/images")))
+        .count();
+    assert_eq!(puts, 1, "the cover was set once");
+    let cover = env.fake.playlist_cover(&mix).unwrap();
+    assert_eq!(&cover[..2], &[0xFF, 0xD8]);
+    let archive = env
+        .fake
+        .playlist_named("sunny.listener", "Weekly archive")
+        .expect("the archive was created once");
+    assert_eq!(env.fake.playlist_uris(&archive).unwrap().len(), uris.len());
+    let after = ok(&env.run(&["schedule", "list"]).await);
+    assert_eq!(after.matches("last run:").count(), 2, "{after}");
+
+    // Removing one leaves the other.
+    let id = after.split_whitespace().next().unwrap();
+    ok(&env.run(&["schedule", "remove", id]).await);
+    assert_eq!(ok(&env.run(&["schedule", "list"]).await).lines().count(), 1);
+}

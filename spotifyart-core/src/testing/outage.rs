@@ -10,12 +10,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::art::{Artwork, ArtworkMeta, ContentKey};
-use crate::ids::{ArtworkId, JobId, MatchId, UserId};
+use crate::ids::{ArtworkId, JobId, MatchId, ScheduleId, UserId};
 use crate::profile::TimeRange;
 use crate::store::{
     Account, ArtworkStore, Invite, Job, JobQueue, MatchRecord, MatchStore, MoodSnapshot, MoodStore,
-    NewAccount, NewJob, NewSession, OAuthTokens, PendingSignIn, Session, SessionStore, SignInStore,
-    Store, StoreHealth, TokenHash, TokenStore, User, UserStore,
+    NewAccount, NewJob, NewSchedule, NewSession, OAuthTokens, PendingSignIn, Schedule,
+    ScheduleOutcome, ScheduleStore, Session, SessionStore, SignInStore, Store, StoreHealth,
+    TokenHash, TokenStore, User, UserStore,
 };
 use crate::{Error, Result};
 
@@ -116,6 +117,16 @@ delegate!(ArtworkStore {
     fn artwork_meta(&self, id: ArtworkId) -> Result<ArtworkMeta>;
     fn artwork_by_key(&self, key: &ContentKey) -> Result<Option<ArtworkMeta>>;
     fn artworks_for(&self, user: UserId, before: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<ArtworkMeta>>;
+});
+
+delegate!(ScheduleStore {
+    fn create_schedule(&self, new: &NewSchedule, now: DateTime<Utc>) -> Result<Schedule>;
+    fn schedule(&self, id: ScheduleId) -> Result<Schedule>;
+    fn schedules_for(&self, user: UserId) -> Result<Vec<Schedule>>;
+    fn delete_schedule(&self, user: UserId, id: ScheduleId) -> Result<()>;
+    fn claim_schedule(&self, worker: &str, now: DateTime<Utc>, lease_for: Duration) -> Result<Option<Schedule>>;
+    fn finish_schedule(&self, id: ScheduleId, worker: &str, outcome: &ScheduleOutcome, now: DateTime<Utc>) -> Result<Schedule>;
+    fn pause_schedules(&self, user: UserId, reason: Option<&str>) -> Result<u64>;
 });
 
 #[async_trait]

@@ -1,6 +1,6 @@
 // SpotifyArt's page: one script, no build step, no inline code (the CSP
 // allows scripts from this origin only). Views: sign in (/), your mood,
-// invites, painting and gallery (/discover), accepting an invite
+// invites, painting, playlist covers and gallery (/discover), accepting an invite
 // (/match/{code}).
 "use strict";
 
@@ -244,6 +244,125 @@ async function paint() {
   }
 }
 
+// Playlist covers: the playlist consent is asked for here only, when the
+// user comes to this card, never at sign-in.
+let painted = null;
+
+function coverProgress(fraction, text) {
+  $("cover-progress").hidden = fraction === null;
+  $("cover-progress-fill").style.width = Math.round((fraction || 0) * 100) + "%";
+  $("cover-status").textContent = text;
+}
+
+async function loadCovers() {
+  let data;
+  try {
+    data = (await api("/api/v1/playlists")).data;
+  } catch (e) {
+    $("covers-body").hidden = true;
+    $("covers-consent").hidden = true;
+    $("covers").append(el("p", { class: "muted", text: e.message }));
+    return;
+  }
+  $("covers-allow").href = data.consent_url;
+  $("covers-consent").hidden = data.consent;
+  $("covers-body").hidden = !data.consent;
+  if (!data.consent) return;
+  const select = $("playlist");
+  select.replaceChildren(...data.playlists.map((p) =>
+    el("option", { value: p.id, text: p.name + " (" + p.tracks + ")" })));
+  const none = !data.playlists.length;
+  $("paint-cover").disabled = none;
+  $("weekly-cover").disabled = none;
+  if (none) coverProgress(null, "You have no playlists of your own yet.");
+  await loadSchedules(data.playlists);
+}
+
+async function loadSchedules(playlists) {
+  const { schedules } = (await api("/api/v1/schedules")).data;
+  const list = $("schedules");
+  if (!schedules.length) {
+    list.replaceChildren(el("li", { class: "muted", text: "None yet." }));
+    return;
+  }
+  const name = (id) => (playlists.find((p) => p.id === id) || { name: id }).name;
+  list.replaceChildren(...schedules.map((s) => {
+    const what = s.task.kind === "cover" ? "Cover of " + name(s.task.playlist) :
+      "Archive " + name(s.task.from) + " into " + name(s.task.to);
+    const state = s.paused ? "paused: " + s.paused : s.last_error ? "last run failed: " + s.last_error :
+      s.last_result ? s.last_result : "first run soon";
+    const remove = el("button", { class: "link", type: "button", text: "Stop" });
+    remove.addEventListener("click", async () => {
+      try {
+        await api("/api/v1/schedules/" + s.id, { method: "DELETE" });
+        await loadSchedules(playlists);
+      } catch (e) { coverProgress(null, e.message); }
+    });
+    return el("li", {}, el("span", { text: what + " · every " + s.every_days + " days · " + state }), remove);
+  }));
+}
+
+async function paintCover() {
+  const id = $("playlist").value;
+  $("paint-cover").disabled = true;
+  $("cover-result").hidden = true;
+  painted = null;
+  try {
+    coverProgress(0, "Reading the playlist…");
+    const { status, data } = await api("/api/v1/playlists/" + encodeURIComponent(id) + "/cover",
+      { method: "POST", body: {} });
+    let artworkId = status === 200 ? data.artwork.id : null;
+    if (!artworkId) {
+      let job = data.job;
+      while (job.state === "queued" || job.state === "running") {
+        coverProgress(job.progress, job.state === "queued" ? "Waiting for a painter…" :
+          "Painting… " + Math.round(job.progress * 100) + "%");
+        await sleep(1000);
+        job = (await api(data.status_url)).data;
+      }
+      if (job.state === "failed") {
+        coverProgress(null, "Painting failed: " + (job.error || "unknown error") + ". Try again.");
+        return;
+      }
+      artworkId = job.artwork_id;
+    }
+    const art = (await api("/api/v1/art/" + artworkId)).data;
+    painted = { playlist: id, artwork: art.id };
+    $("cover-img").src = art.url;
+    $("cover-caption").textContent = art.prompt;
+    $("upload-cover").disabled = false;
+    $("cover-result").hidden = false;
+    coverProgress(1, "Painted. Set it as the playlist's cover if you like it.");
+  } catch (e) {
+    coverProgress(null, e.message);
+  } finally {
+    $("paint-cover").disabled = false;
+  }
+}
+
+async function uploadCover() {
+  if (!painted) return;
+  $("upload-cover").disabled = true;
+  try {
+    const { data } = await api("/api/v1/playlists/" + encodeURIComponent(painted.playlist) + "/cover",
+      { method: "PUT", body: { artwork_id: painted.artwork } });
+    coverProgress(null, "Set as the cover (" + data.side + "×" + data.side + " JPEG). Spotify may take a minute to show it.");
+  } catch (e) {
+    $("upload-cover").disabled = false;
+    coverProgress(null, e.message);
+  }
+}
+
+async function weeklyCover() {
+  try {
+    await api("/api/v1/schedules", { method: "POST", body: { kind: "cover", playlist: $("playlist").value } });
+    coverProgress(null, "Its cover will be repainted every week.");
+    await loadCovers();
+  } catch (e) {
+    coverProgress(null, e.message);
+  }
+}
+
 async function makeInvite() {
   try {
     const { data } = await api("/api/v1/matches", { method: "POST" });
@@ -257,7 +376,7 @@ async function makeInvite() {
 
 async function discover() {
   show("discover");
-  await Promise.all([loadMood(), loadMatches(), loadGallery()]);
+  await Promise.all([loadMood(), loadMatches(), loadGallery(), loadCovers()]);
 }
 
 async function matchPage(code) {
@@ -289,6 +408,9 @@ async function main() {
   $("make-invite").addEventListener("click", makeInvite);
   $("copy-invite").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("invite-url").value));
   $("paint").addEventListener("click", paint);
+  $("paint-cover").addEventListener("click", paintCover);
+  $("upload-cover").addEventListener("click", uploadCover);
+  $("weekly-cover").addEventListener("click", weeklyCover);
 
   const params = new URLSearchParams(location.search);
   const error = params.get("error");

@@ -4,6 +4,7 @@
 //   node journey.mjs OUT BASE signin-a          -> prints the invite link
 //   node journey.mjs OUT BASE accept-b INVITE
 //   node journey.mjs OUT BASE paint-a
+//   node journey.mjs OUT BASE covers-a PLAYLIST_NAME
 //
 // Browser state (cookies) is kept in OUT/a.json and OUT/b.json; each page
 // is saved as OUT/NN-name.png. Any failed expectation exits non-zero.
@@ -104,6 +105,37 @@ try {
     await shot(small, "07-discover-phone");
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     if (overflow) throw new Error("the page is wider than a phone screen");
+  } else if (phase === "covers-a") {
+    // Playlist covers: the consent is asked here, not at sign-in; then a
+    // cover is painted as a job, shown, set, and scheduled weekly.
+    const ctx = await browser.newContext({ ...desktop, storageState: join(out, "a.json") });
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(base + "/discover");
+    const allow = page.getByRole("link", { name: "Allow playlist covers" });
+    await allow.waitFor();
+    await page.locator("#covers").scrollIntoViewIfNeeded();
+    await shot(page, "08-covers-consent");
+    await allow.click();
+    await page.waitForURL(base + "/discover#covers");
+    await page.locator("#covers-body:not([hidden])").waitFor();
+    const options = await page.locator("#playlist option").allTextContents();
+    if (!options.some((o) => o.startsWith(arg + " ("))) throw new Error("playlist " + arg + " not offered: " + options);
+    if (options.some((o) => o.startsWith("Not mine"))) throw new Error("someone else's playlist offered: " + options);
+    await page.getByRole("button", { name: "Paint its cover" }).click();
+    await page.locator("#cover-result:not([hidden])").waitFor({ timeout: 240_000 });
+    await page.waitForFunction(() => {
+      const img = document.getElementById("cover-img");
+      return img.complete && img.naturalWidth > 0;
+    });
+    await page.locator("#cover-result").scrollIntoViewIfNeeded();
+    await shot(page, "09-cover-painted");
+    await page.getByRole("button", { name: "Set as cover" }).click();
+    await page.locator("#cover-status", { hasText: "Set as the cover" }).waitFor();
+    await page.getByRole("button", { name: "Repaint every week" }).click();
+    await page.locator("#schedules li", { hasText: "Cover of " + arg }).waitFor();
+    await shot(page, "10-covers-weekly");
+    await ctx.storageState({ path: join(out, "a.json") });
   } else {
     throw new Error("unknown phase " + phase);
   }

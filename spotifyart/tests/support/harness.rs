@@ -12,7 +12,7 @@ use spotifyart_core::{
 };
 use spotifyart_http::{AppState, ServerConfig, app};
 use spotifyart_spotify::fake::FakeSpotify;
-use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifySource};
+use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifyPlaylists, SpotifySource};
 use warp::http::{Response, StatusCode};
 use warp::hyper::body::Bytes;
 
@@ -94,6 +94,7 @@ fn replica_state(
     let engine = Engine::builder()
         .store(store.clone())
         .source(Arc::new(SpotifySource::new(auth.clone(), store.clone())))
+        .playlists(Arc::new(SpotifyPlaylists::new(auth.clone(), store.clone())))
         .generator(Arc::new(
             GeneratorSet::new()
                 .with(Arc::new(PalettePainter))
@@ -178,6 +179,25 @@ impl Harness {
 
     pub async fn post(&self, b: &Browser, path: &str, body: Option<Value>) -> Response<Bytes> {
         let mut r = b.request("POST", path);
+        if let Some(body) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        } else {
+            r = r.header("content-length", "0");
+        }
+        self.send(r).await
+    }
+
+    /// Sends `body` as JSON with `method` (PUT, DELETE, …).
+    pub async fn send_json(
+        &self,
+        b: &Browser,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response<Bytes> {
+        let mut r = b.request(method, path);
         if let Some(body) = body {
             r = r
                 .header("content-type", "application/json")
