@@ -12,7 +12,9 @@ use spotifyart_core::mood::{CoverModel, MoodModel};
 use spotifyart_core::profile::{Signal, TrackStat};
 use spotifyart_core::{ListeningProfile, MusicSource, Store, TimeRange};
 use spotifyart_spotify::fake::{FakeSpotify, Fault, FaultKind, Mode, album_colours, fake_id};
-use spotifyart_spotify::{COVER_READS_IN_FLIGHT, SourceOptions, SpotifySource};
+use spotifyart_spotify::{
+    COVER_READS_IN_FLIGHT, MAX_COVER_IMAGE_BYTES, SourceOptions, SpotifySource,
+};
 use support::*;
 
 fn album_id(t: &TrackStat) -> String {
@@ -158,7 +160,14 @@ async fn unreadable_covers_are_skipped_without_failing_the_profile() {
     let t = tracks(&first);
     let (html, huge, slow, gone) = (small(&t[0]), small(&t[1]), small(&t[2]), small(&t[3]));
     fake.inject(fault(&html, FaultKind::ContentType("text/html".into())));
-    fake.inject(fault(&huge, FaultKind::Oversized(4 << 20)));
+    // One byte over the cap (the cover still decodes: only the cap stops
+    // it), and, as a control, one padded to exactly the cap.
+    fake.inject(fault(
+        &huge,
+        FaultKind::Oversized(MAX_COVER_IMAGE_BYTES + 1),
+    ));
+    let at_cap = small(&t[4]);
+    fake.inject(fault(&at_cap, FaultKind::Oversized(MAX_COVER_IMAGE_BYTES)));
     // Slower than the request timeout, which is also the covers' deadline.
     fake.inject(fault(&slow, FaultKind::Delay(Duration::from_secs(3))));
     fake.fail_next(&gone, 404, None, 1);
@@ -178,7 +187,11 @@ async fn unreadable_covers_are_skipped_without_failing_the_profile() {
     {
         assert!(t[i].cover_colours.is_empty(), "{why}: {:?}", t[i]);
     }
-    assert!(t[4..].iter().all(|t| !t.cover_colours.is_empty()));
+    assert!(
+        t[4..].iter().all(|t| !t.cover_colours.is_empty()),
+        "{:?}",
+        t[4]
+    );
     let images = fake.image_requests();
     for path in [&html, &huge, &gone] {
         assert_eq!(images[path], 1, "not retried: {path}");

@@ -124,5 +124,10 @@ mod tests {
         let decoded = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (64, 64));
         assert_ne!(album_colours(id), album_colours("another album id 00000"));
+        // Padded past any cap, it is still an image (what makes the
+        // oversized fault a test of the cap, not of the decoder).
+        let mut padded = jpeg.clone();
+        padded.resize(4 << 20, 0);
+        assert!(spotifyart_core::mood::covers::dominant_colours(&padded).is_ok());
     }
 }

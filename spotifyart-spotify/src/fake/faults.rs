@@ -39,9 +39,29 @@ pub enum FaultKind {
     /// Answer normally, but with this `Content-Type` (an image CDN that
     /// sends HTML, say).
     ContentType(String),
-    /// Answer 200 `image/jpeg` with a body this many bytes long: a JPEG
-    /// start marker, then zeros (an image past any sensible size).
+    /// Answer normally, with the body padded with zeros to this many
+    /// bytes: a cover still decodes (decoders stop at its end marker), so
+    /// only a cap on the body skips it.
     Oversized(usize),
+}
+
+/// Applies a fault that changes the normal answer rather than replacing it.
+pub(super) fn alter(fault: &FaultKind, reply: &mut Reply) {
+    match fault {
+        FaultKind::ContentType(t) => {
+            reply.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                t.parse().expect("a valid content type"),
+            );
+        }
+        FaultKind::Oversized(len) => {
+            let body = reply.body_mut();
+            if body.len() < *len {
+                body.resize(*len, 0);
+            }
+        }
+        _ => {}
+    }
 }
 
 impl State {
@@ -55,22 +75,11 @@ impl State {
 }
 
 /// Acts out a fault: the answer to send instead of the real one, or `None`
-/// (after any delay) to answer normally. `ContentType` is applied to the
-/// normal answer by the server.
+/// (after any delay) to answer normally. `ContentType` and `Oversized`
+/// change the normal answer ([`alter`]).
 pub(super) async fn act(fault: FaultKind) -> Option<Reply> {
     match fault {
-        FaultKind::ContentType(_) => None,
-        FaultKind::Oversized(len) => {
-            let mut body = vec![0u8; len];
-            body[..2.min(len)].copy_from_slice(&[0xFF, 0xD8][..2.min(len)]);
-            Some(
-                Response::builder()
-                    .status(200)
-                    .header("content-type", "image/jpeg")
-                    .body(body)
-                    .expect("response"),
-            )
-        }
+        FaultKind::ContentType(_) | FaultKind::Oversized(_) => None,
         FaultKind::Status {
             status,
             retry_after,

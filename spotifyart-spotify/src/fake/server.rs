@@ -110,9 +110,9 @@ async fn handle(
         });
         (s.take_fault(&method, &path), in_flight)
     };
-    let mut content_type = None;
+    let mut alteration = None;
     match fault {
-        Some(FaultKind::ContentType(t)) => content_type = Some(t),
+        Some(f @ (FaultKind::ContentType(_) | FaultKind::Oversized(_))) => alteration = Some(f),
         Some(fault) => {
             if let Some(reply) = faults::act(fault).await {
                 return Ok(reply);
@@ -143,11 +143,8 @@ async fn handle(
             _ => api_error(404, "Service not found"),
         }
     };
-    if let Some(t) = content_type {
-        reply.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            t.parse().expect("a valid content type"),
-        );
+    if let Some(f) = alteration {
+        faults::alter(&f, &mut reply);
     }
     Ok(reply)
 }
