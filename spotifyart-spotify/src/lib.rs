@@ -63,7 +63,7 @@ pub use source::{
 /// built. The Spotify clients call it themselves; call it before building
 /// your own reqwest client first. Idempotent.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    spotifyart_upstream::install_crypto_provider();
 }
 
 /// The provider name under which tokens and accounts are stored.
