@@ -1,10 +1,14 @@
 //! Where listening comes from. A [`MusicSource`] turns a user into a
 //! [`ListeningProfile`]; implementations here read Spotify exports and
-//! in-memory fixtures, and `spotifyart-spotify` implements the Web API.
+//! in-memory fixtures and histories of plays; `spotifyart-spotify`
+//! implements the Web API, `spotifyart-scrobbles` ListenBrainz and Last.fm,
+//! and [`ByProvider`] reads each user from their provider.
 
 mod cache;
 pub mod export;
 mod fixture;
+pub mod plays;
+mod providers;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -14,6 +18,8 @@ use async_trait::async_trait;
 pub use cache::CachedSource;
 pub use export::{ExportOptions, ExportReader, ExportSource, read_export};
 pub use fixture::FixtureSource;
+pub use plays::{Play, profile_from_plays};
+pub use providers::{ByProvider, account_name};
 
 use crate::Result;
 use crate::ids::UserId;

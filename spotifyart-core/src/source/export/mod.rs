@@ -17,8 +17,8 @@
 //! When a folder holds both formats, the extended history wins: it covers
 //! the same plays with more detail, and mixing them would count plays twice.
 
-mod builder;
-mod records;
+pub(super) mod builder;
+pub(super) mod records;
 
 use std::collections::HashMap;
 use std::fs::File;
