@@ -1,0 +1,146 @@
+//! Settings for reading Last.fm: where the API is, the app's API key, and
+//! how much of a user's listening one profile reads.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use spotifyart_core::{Error, Result};
+use url::Url;
+
+/// Last.fm's API root; every method is a query on it.
+pub const API_URL: &str = "https://ws.audioscrobbler.com/2.0/";
+
+/// Where the API key comes from, named in the error when it is missing.
+const KEY_VARS: &str = "LASTFM_API_KEY (or LASTFM_API_KEY_FILE)";
+
+/// How to reach Last.fm and how much to read per profile.
+#[derive(Clone)]
+pub struct LastfmConfig {
+    /// The API root (tests point it at a fake), default [`API_URL`].
+    pub api_url: Url,
+    /// The app's API key. It travels in the query string, so it is never
+    /// logged and never put in an error (`Debug` shows it redacted).
+    pub api_key: SecretString,
+    /// Longest wait for one answer.
+    pub request_timeout: Duration,
+    /// Retries after a 5xx, a connection failure or Last.fm's "try again"
+    /// errors (8, 11, 16).
+    pub max_retries: u32,
+    /// First backoff after a failure (doubling), and the wait after a rate
+    /// limit (error 29), which Last.fm sends without `Retry-After`.
+    pub backoff: Duration,
+    /// Most time one call waits out rate limits; past it `RateLimited`.
+    pub max_rate_limit_wait: Duration,
+    /// Artists and tracks per top list (one page; Last.fm serves up to
+    /// 1000 per page).
+    pub top_n: usize,
+    /// Most recent scrobbles read for recent plays and play times, in pages
+    /// of 200: the default 1000 is five calls.
+    pub max_recent: usize,
+    /// Artists whose top tags are read as genres: the most listened to
+    /// across the three ranges (one call each).
+    pub tagged_artists: usize,
+    /// Tag calls in flight at once (Last.fm asks for about 5 calls a
+    /// second per client).
+    pub tag_concurrency: usize,
+    /// Longest body read from one answer.
+    pub max_body: usize,
+}
+
+impl fmt::Debug for LastfmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastfmConfig")
+            .field("api_url", &self.api_url.as_str())
+            .field("api_key", &"[redacted]")
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("backoff", &self.backoff)
+            .field("max_rate_limit_wait", &self.max_rate_limit_wait)
+            .field("top_n", &self.top_n)
+            .field("max_recent", &self.max_recent)
+            .field("tagged_artists", &self.tagged_artists)
+            .field("tag_concurrency", &self.tag_concurrency)
+            .field("max_body", &self.max_body)
+            .finish()
+    }
+}
+
+impl LastfmConfig {
+    /// The real Last.fm with `api_key` and the default limits.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            api_url: Url::parse(API_URL).expect("constant URL"),
+            api_key: SecretString::from(api_key.into()),
+            request_timeout: Duration::from_secs(10),
+            max_retries: 3,
+            backoff: Duration::from_secs(1),
+            max_rate_limit_wait: Duration::from_secs(20),
+            top_n: 50,
+            max_recent: 1000,
+            tagged_artists: 20,
+            tag_concurrency: 4,
+            max_body: 4 << 20,
+        }
+    }
+
+    /// The same settings against another API root (a fake, a proxy).
+    pub fn with_api_url(mut self, api_url: Url) -> Self {
+        self.api_url = api_url;
+        self
+    }
+
+    /// From `LASTFM_API_KEY` (or the file `LASTFM_API_KEY_FILE` names) and
+    /// `LASTFM_API_URL` (default [`API_URL`]). A missing key is an error
+    /// naming both variables and where a key is made.
+    pub fn from_env() -> Result<Self> {
+        let key = spotifyart_core::env_secret("LASTFM_API_KEY")?.ok_or_else(|| {
+            Error::invalid(format!(
+                "{KEY_VARS} is not set: create a Last.fm API account at \
+                 https://www.last.fm/api/account/create and set its API key"
+            ))
+        })?;
+        let mut config = Self::new(key);
+        if let Some(u) = std::env::var("LASTFM_API_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            config.api_url = parse_url("LASTFM_API_URL", u.trim())?;
+        }
+        Ok(config)
+    }
+}
+
+/// An http(s) URL, or an error naming the variable.
+fn parse_url(name: &str, value: &str) -> Result<Url> {
+    let url = Url::parse(value)
+        .map_err(|e| Error::invalid(format!("{name} is not a URL ({e}): {value:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid(format!(
+            "{name} must be an http(s) URL, not {value:?}"
+        )));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_key() {
+        let c = LastfmConfig::new("0123456789abcdef0123456789abcdef");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(shown.contains("ws.audioscrobbler.com"), "{shown}");
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(parse_url("LASTFM_API_URL", "http://127.0.0.1:9/2.0/").is_ok());
+        let e = parse_url("LASTFM_API_URL", "ftp://x/").unwrap_err();
+        assert!(e.to_string().contains("http(s)"), "{e}");
+        let e = parse_url("LASTFM_API_URL", "not a url").unwrap_err();
+        assert!(e.to_string().contains("LASTFM_API_URL"), "{e}");
+    }
+}
