@@ -46,7 +46,10 @@ pub fn rate_limit_rule(reply: &Reply) -> Option<Option<Duration>> {
 }
 
 /// The ListenBrainz statistics range read for each of SpotifyArt's ranges:
-/// about a month, half a year, and everything (as exports do).
+/// about a month, half a year, and everything (as exports do). ListenBrainz
+/// counts `month` over the last whole calendar month, not the last 30 days
+/// (`this_month` would be nearly empty early in a month); the newest plays
+/// reach the profile through the listens instead.
 pub fn stats_range(range: TimeRange) -> &'static str {
     match range {
         TimeRange::ShortTerm => "month",
