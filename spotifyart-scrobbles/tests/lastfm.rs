@@ -648,3 +648,76 @@ async fn a_refused_key_is_said_and_no_key_reaches_an_error_or_a_log_line() {
         "the wrong key leaked into the logs"
     );
 }
+
+#[tokio::test]
+async fn the_fake_answers_like_last_fm() {
+    let fake = fake_with_listener().await;
+    let http = reqwest::Client::new();
+    let get = |query: String| {
+        let url = format!("{}?{query}&format=json", fake.url());
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // No key, a wrong key: error 10 with HTTP 403.
+    for key in ["", "&api_key=nope"] {
+        let (status, body) = get(format!(
+            "method=user.getTopArtists&user=sunny_listener{key}"
+        ))
+        .await;
+        assert_eq!((status, body["error"].as_u64()), (403, Some(10)));
+    }
+    // Limits capped as Last.fm caps them; the track playing now on top of
+    // the first page only, without a date; numbers as strings.
+    let (_, body) = get(format!(
+        "method=user.getRecentTracks&user=SUNNY_LISTENER&limit=500&api_key={KEY}"
+    ))
+    .await;
+    let recent = &body["recenttracks"];
+    assert_eq!(recent["@attr"]["perPage"], "200");
+    assert_eq!(recent["@attr"]["total"], "68");
+    assert_eq!(recent["track"][0]["@attr"]["nowplaying"], "true");
+    assert!(recent["track"][0].get("date").is_none());
+    assert!(recent["track"][1]["date"]["uts"].is_string());
+    let (_, body) = get(format!(
+        "method=user.getRecentTracks&user=sunny_listener&limit=30&page=2&api_key={KEY}"
+    ))
+    .await;
+    let recent = &body["recenttracks"];
+    assert_eq!(recent["@attr"]["totalPages"], "3");
+    assert_eq!(recent["track"].as_array().unwrap().len(), 30);
+    assert!(recent["track"][0].get("date").is_some());
+    let (_, body) = get(format!(
+        "method=user.getTopArtists&user=sunny_listener&limit=5000&api_key={KEY}"
+    ))
+    .await;
+    assert_eq!(body["topartists"]["@attr"]["perPage"], "1000");
+    assert_eq!(body["topartists"]["artist"][0]["playcount"], "30");
+    // Unknown methods and users.
+    let (status, body) = get(format!("method=user.getFriends&user=x&api_key={KEY}")).await;
+    assert_eq!((status, body["error"].as_u64()), (400, Some(3)));
+    let (status, body) = get(format!(
+        "method=user.getTopTracks&user=nobody&api_key={KEY}"
+    ))
+    .await;
+    assert_eq!((status, body["error"].as_u64()), (404, Some(6)));
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.params.iter().all(|(k, _)| k != "api_key"))
+    );
+}
+
+#[tokio::test]
+async fn a_user_without_scrobbles_has_an_empty_profile() {
+    logs();
+    let fake = FakeLastfm::start(KEY).await.unwrap();
+    fake.add_user("brand_new", vec![]);
+    let p = client(&fake).profile("brand_new").await.unwrap();
+    check_profile(&p);
+    assert!(p.is_empty() && p.behaviour.is_none());
+    assert_eq!(fake.count("artist.getTopTags"), 0);
+}
