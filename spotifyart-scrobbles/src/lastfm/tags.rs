@@ -120,6 +120,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("new-wave", "new wave"),
     ("alt-country", "alternative country"),
     ("electro-pop", "electropop"),
+    ("neo-soul", "neo soul"),
+    ("nu-metal", "nu metal"),
 ];
 
 /// The genres among an artist's `tags` (name, weight; strongest first or
@@ -204,6 +206,15 @@ mod tests {
             ]),
         );
         assert_eq!(got, vec!["trip hop", "electronic", "chillout"]);
+    }
+
+    /// Every alias leads to a genre the `genres` mood model can look up.
+    #[test]
+    fn aliases_name_genres_of_the_mood_table() {
+        let table = spotifyart_core::mood::Knowledge::builtin();
+        for (from, to) in ALIASES {
+            assert!(table.genre(to).is_some(), "{from} -> {to}");
+        }
     }
 
     #[test]
