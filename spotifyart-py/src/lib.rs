@@ -27,6 +27,7 @@ pub mod matching;
 pub mod mood;
 pub mod profile;
 pub mod runtime;
+pub mod scrobbles;
 pub mod spotify;
 pub mod store;
 
@@ -49,5 +50,7 @@ fn _spotifyart(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<generator::Generator>()?;
     m.add_class::<store::Store>()?;
     m.add_class::<spotify::Spotify>()?;
+    m.add_class::<scrobbles::ListenBrainz>()?;
+    m.add_class::<scrobbles::Lastfm>()?;
     Ok(())
 }

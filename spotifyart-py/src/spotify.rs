@@ -10,8 +10,9 @@ use pyo3::prelude::*;
 use spotifyart_core::{Error, UserId};
 use spotifyart_spotify::model::CurrentUser;
 use spotifyart_spotify::{
-    AuthRequest, LISTENING_SCOPES, MemoryTokens, SourceOptions, SpotifyAuth, SpotifyConfig,
-    StoredTokens, TokenCache, UserApi, fetch_profile, sign_in, signed_in_user,
+    AuthRequest, CoverReader, LISTENING_SCOPES, MemoryTokens, SourceOptions, SpotifyAuth,
+    SpotifyConfig, StoredTokens, TokenCache, UserApi, fetch_profile_with_covers, sign_in,
+    signed_in_user,
 };
 use url::Url;
 
@@ -40,6 +41,8 @@ struct State {
 #[pyclass(module = "spotifyart", frozen)]
 pub struct Spotify {
     auth: SpotifyAuth,
+    /// Album covers read for their colours, cached for the session.
+    covers: CoverReader,
     scopes: Vec<String>,
     store: Option<Arc<dyn spotifyart_core::Store>>,
     state: Mutex<State>,
@@ -117,6 +120,7 @@ impl Spotify {
             }
         }
         Ok(Self {
+            covers: CoverReader::new(&auth),
             auth,
             scopes: scopes
                 .unwrap_or_else(|| LISTENING_SCOPES.iter().map(|s| s.to_string()).collect()),
@@ -248,7 +252,10 @@ impl Spotify {
             top_n: top,
             ..SourceOptions::default()
         };
-        let profile = wait_quiet(py, async move { fetch_profile(&api, &options).await })?;
+        let covers = self.covers.clone();
+        let profile = wait_quiet(py, async move {
+            fetch_profile_with_covers(&api, &options, &covers).await
+        })?;
         Ok(Profile::from(match range {
             Some(r) => profile.only(r),
             None => profile,

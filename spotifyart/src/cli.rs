@@ -11,8 +11,11 @@ use spotifyart_core::{Style, TimeRange};
 ///
 /// INPUT is a Spotify data export (a folder, a .zip or a .json history
 /// file, as Spotify's "Download your data" delivers it), a PROFILE.json
-/// written by `spotifyart profile`, or `spotify:me` / `spotify:ACCOUNT` for
-/// a user signed in with `spotifyart login` (read from the Web API).
+/// written by `spotifyart profile`, `spotify:me` / `spotify:ACCOUNT` for
+/// a user signed in with `spotifyart login` (read from the Web API), or
+/// `listenbrainz:USER` / `lastfm:USER` for anyone's public listening there
+/// (Last.fm needs LASTFM_API_KEY; both read LISTENBRAINZ_API_URL /
+/// LASTFM_API_URL, and a ListenBrainz token from LISTENBRAINZ_TOKEN).
 #[derive(Debug, Parser)]
 #[command(name = "spotifyart", version, about, long_about)]
 pub struct Cli {
@@ -44,12 +47,13 @@ pub struct Cli {
 pub enum Command {
     /// Print the listening profile of an export as JSON (docs/profile.md).
     Profile {
-        /// Export folder, .zip or .json file, or spotify:me.
+        /// Export folder, .zip or .json file, spotify:me, listenbrainz:USER
+        /// or lastfm:USER.
         input: PathBuf,
     },
     /// Print the mood of an export or profile as JSON.
     Mood {
-        /// Export or PROFILE.json.
+        /// Export, PROFILE.json or any other INPUT (see above).
         input: PathBuf,
         /// Mood model.
         #[arg(long, value_parser = mood_models(), default_value = DEFAULT_MOOD_MODEL)]

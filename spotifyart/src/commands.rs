@@ -249,7 +249,8 @@ async fn serve(
     workers: usize,
     embedding_dir: Option<PathBuf>,
 ) -> Result<()> {
-    use spotifyart_core::source::CachedSource;
+    use spotifyart_core::MusicSource;
+    use spotifyart_core::source::{ByProvider, CachedSource};
     use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifyPlaylists, SpotifySource};
 
     let mut config =
@@ -290,15 +291,21 @@ async fn serve(
         .config(embedding_dir)
         .assemble(store.clone())?
         .engine;
+    // Each user is read where their account is; profiles at most every 10
+    // minutes per user.
+    let cached = |s: Arc<dyn MusicSource>| -> Arc<dyn MusicSource> {
+        Arc::new(CachedSource::new(s, Duration::from_secs(600)))
+    };
+    let mut sources = ByProvider::new(store.clone());
     if let Some(auth) = &auth {
         builder = builder.playlists(Arc::new(SpotifyPlaylists::new(auth.clone(), store.clone())));
-        // Profiles are read from Spotify at most every 10 minutes per user.
         let source = SpotifySource::new(auth.clone(), store.clone());
-        builder = builder.source(Arc::new(CachedSource::new(
-            source,
-            Duration::from_secs(600),
-        )));
+        sources = sources.with(spotifyart_spotify::PROVIDER, cached(Arc::new(source)));
     }
+    for (provider, source) in crate::scrobbles::sources(&store) {
+        sources = sources.with(provider, cached(source));
+    }
+    builder = builder.source(Arc::new(sources));
     let engine = Arc::new(builder.build());
     for m in &config.models {
         engine
@@ -362,6 +369,9 @@ async fn open_database(url: Option<String>) -> Result<spotifyart_store::Database
 /// whose first bytes are an object with a SpotifyArt schema tag), or
 /// `spotify:WHO`, a signed-in user read from the Web API.
 async fn load(path: &Path, database_url: &Option<String>) -> Result<ListeningProfile> {
+    if let Some(found) = crate::scrobbles::profile(&path.to_string_lossy()).await {
+        return found;
+    }
     if let Some(who) = path.to_str().and_then(|p| p.strip_prefix("spotify:")) {
         let store = open_database(database_url.clone()).await?.into_store();
         return crate::login::profile(store, who).await;

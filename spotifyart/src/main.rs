@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod login;
 mod paint;
+mod scrobbles;
 
 use std::process::ExitCode;
 

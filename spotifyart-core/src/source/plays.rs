@@ -48,7 +48,8 @@ pub fn profile_from_plays(
                 master_metadata_track_name: Some(p.track),
                 master_metadata_album_artist_name: Some(p.artist),
                 master_metadata_album_album_name: p.album,
-                // Scrobbled means heard, not skipped.
+                // Heard long enough to be scrobbled (skips are unknown:
+                // cleared below).
                 reason_end: Some("trackdone".into()),
                 ..RawPlay::default()
             },
@@ -58,6 +59,14 @@ pub fn profile_from_plays(
     let mut profile = builder.finish(options, utc_offset_minutes);
     profile.source.kind = kind.to_string();
     profile.source.export = None;
+    // Scrobble services record only plays heard long enough, so a skip is
+    // never seen: the skip rate is unknown, not zero.
+    if let Some(b) = &mut profile.behaviour {
+        b.skip_rate = None;
+    }
+    for r in &mut profile.recent {
+        r.skipped = None;
+    }
     profile.normalize()?;
     Ok(profile)
 }
@@ -88,6 +97,8 @@ mod tests {
         let top = p.top_artists.get(crate::TimeRange::ShortTerm);
         assert_eq!(top[0].name, "ABBA");
         assert_eq!(p.recent.len(), 3);
-        assert!(p.behaviour.is_some());
+        let b = p.behaviour.as_ref().unwrap();
+        assert_eq!(b.skip_rate, None, "scrobbles never show a skip");
+        assert!(!p.signals.contains(&crate::Signal::Skips));
     }
 }

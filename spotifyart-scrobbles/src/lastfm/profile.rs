@@ -80,12 +80,6 @@ async fn build(client: &Lastfm, user: &str) -> Result<ListeningProfile> {
         ..ExportOptions::default()
     };
     let mut profile = profile_from_plays(SOURCE_KIND, scrobbles.plays, &options, None)?;
-    // A scrobble is only made for a track heard long enough, so a skipped
-    // track leaves no trace: the skip rate is unknown, not 0 (which the
-    // behaviour model would read as unusually calm listening).
-    if let Some(b) = profile.behaviour.as_mut() {
-        b.skip_rate = None;
-    }
     // Last.fm counts every scrobble of each period; the lists counted from
     // the few recent pages read would be a poorer copy.
     let artists = [a_short, a_medium, a_long];
