@@ -335,6 +335,20 @@ pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
+/// `value` as an http(s) URL, or an error naming where it came from
+/// (`name`: an environment variable or argument). Every service's base URL
+/// is read with this, so tests can point each at a fake.
+pub fn http_url(name: &str, value: &str) -> Result<reqwest::Url> {
+    let url = reqwest::Url::parse(value)
+        .map_err(|e| Error::invalid(format!("{name} is not a URL ({e}): {value:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid(format!(
+            "{name} must be an http(s) URL, not {value:?}"
+        )));
+    }
+    Ok(url)
+}
+
 /// Parses a success body as `T`, naming the call and where the JSON broke.
 pub fn parse_json<T: serde::de::DeserializeOwned>(
     reply: &Reply,

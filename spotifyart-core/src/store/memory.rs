@@ -695,22 +695,7 @@ impl ScheduleStore for InMemoryStore {
                 what: format!("a {} schedule for this playlist", new.task.kind()),
             });
         }
-        let schedule = Schedule {
-            id: ScheduleId::new(),
-            user: new.user,
-            task: new.task.clone(),
-            period: new.period,
-            next_run_at: new.first_run,
-            paused: None,
-            runs: 0,
-            failures: 0,
-            last_run_at: None,
-            last_result: None,
-            last_error: None,
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: now,
-        };
+        let schedule = Schedule::new(new, now);
         s.schedules.insert(schedule.id, schedule.clone());
         Ok(schedule)
     }

@@ -131,6 +131,28 @@ pub struct Schedule {
     pub created_at: DateTime<Utc>,
 }
 
+impl Schedule {
+    /// A new schedule as `new` describes it, first due at its `first_run`.
+    pub fn new(new: &NewSchedule, now: DateTime<Utc>) -> Self {
+        Self {
+            id: ScheduleId::new(),
+            user: new.user,
+            task: new.task.clone(),
+            period: new.period,
+            next_run_at: new.first_run,
+            paused: None,
+            runs: 0,
+            failures: 0,
+            last_run_at: None,
+            last_result: None,
+            last_error: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: now,
+        }
+    }
+}
+
 /// The first slot `start + k·period` (k ≥ 1) after `now`: where a schedule
 /// due at `start` goes once it has run at `now`. However many slots were
 /// missed, they collapse into the one run just made.

@@ -136,14 +136,7 @@ impl ListenBrainzConfig {
 }
 
 fn parse_url(name: &str, value: &str) -> Result<Url> {
-    let url = Url::parse(value)
-        .map_err(|e| Error::invalid(format!("{name} is not a URL ({e}): {value:?}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::invalid(format!(
-            "{name} must be an http(s) URL, not {value:?}"
-        )));
-    }
-    Ok(url)
+    spotifyart_upstream::http_url(name, value)
 }
 
 #[cfg(test)]

@@ -29,22 +29,7 @@ macro_rules! schedule_store {
                 now: DateTime<Utc>,
             ) -> Result<Schedule> {
                 check_new(new)?;
-                let schedule = Schedule {
-                    id: spotifyart_core::ScheduleId::new(),
-                    user: new.user,
-                    task: new.task.clone(),
-                    period: new.period,
-                    next_run_at: new.first_run,
-                    paused: None,
-                    runs: 0,
-                    failures: 0,
-                    last_run_at: None,
-                    last_result: None,
-                    last_error: None,
-                    lease_owner: None,
-                    lease_expires_at: None,
-                    created_at: now,
-                };
+                let schedule = Schedule::new(new, now);
                 let row = ScheduleRow::from_schedule(&schedule)?;
                 let mut conn = self.conn().await?;
                 diesel::insert_into(schedules::table)
