@@ -376,6 +376,7 @@ pub async fn create_invite(state: AppState, authed: Authed) -> Res {
             expires_at,
             accepted_by: None,
             match_id: None,
+            addressee: None,
         })
         .await
         .map_err(reject)?;

@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spotifyart_core::art::{ArtRequest, ArtworkMeta, ContentKey, Subject};
 use spotifyart_core::store::{
-    Account, Invite, Job, JobSpec, JobState, MatchRecord, MoodSnapshot, Schedule, ScheduledTask,
-    Session, TokenHash, User,
+    Account, Addressee, Invite, Job, JobSpec, JobState, MatchRecord, MoodSnapshot, Schedule,
+    ScheduledTask, Session, TokenHash, User,
 };
 use spotifyart_core::{Error, Result, TimeRange};
 
@@ -221,6 +221,8 @@ pub struct InviteRow {
     pub expires_at: i64,
     pub accepted_by: Option<String>,
     pub match_id: Option<String>,
+    pub for_provider: Option<String>,
+    pub for_name: Option<String>,
 }
 
 impl InviteRow {
@@ -232,6 +234,8 @@ impl InviteRow {
             expires_at: micros(i.expires_at),
             accepted_by: i.accepted_by.map(|u| u.to_string()),
             match_id: i.match_id.map(|m| m.to_string()),
+            for_provider: i.addressee.as_ref().map(|a| a.provider.clone()),
+            for_name: i.addressee.as_ref().map(|a| a.name.clone()),
         }
     }
 
@@ -243,6 +247,10 @@ impl InviteRow {
             expires_at: time(self.expires_at),
             accepted_by: self.accepted_by.map(|u| parse(&u, "user id")).transpose()?,
             match_id: self.match_id.map(|m| parse(&m, "match id")).transpose()?,
+            addressee: match (self.for_provider, self.for_name) {
+                (Some(provider), Some(name)) => Some(Addressee { provider, name }),
+                _ => None,
+            },
         })
     }
 }

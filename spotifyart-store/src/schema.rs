@@ -86,6 +86,8 @@ diesel::table! {
         expires_at -> BigInt,
         accepted_by -> Nullable<Text>,
         match_id -> Nullable<Text>,
+        for_provider -> Nullable<Text>,
+        for_name -> Nullable<Text>,
     }
 }
 

@@ -35,7 +35,9 @@ use crate::mood::{AutoModel, Mood, MoodModel};
 use crate::playlists::PlaylistService;
 use crate::profile::{ListeningProfile, TimeRange};
 use crate::source::{FixtureSource, MusicSource};
-use crate::store::{InMemoryStore, Job, MatchRecord, MoodSnapshot, Store, TokenHash};
+use crate::store::{
+    Account, InMemoryStore, Job, MatchRecord, MoodSnapshot, NewAccount, Store, TokenHash, User,
+};
 use crate::{Error, Result};
 
 /// Where "now" comes from; tests substitute a manual clock.
@@ -371,6 +373,18 @@ impl Engine {
             other => other,
         })?;
         found.check_accept(accepter, self.now())?;
+        if let Some(to) = &found.addressee {
+            let accounts = self.store.accounts(accepter).await?;
+            if !accounts.iter().any(|a| to.is(a)) {
+                return Err(Error::Forbidden {
+                    message: format!(
+                        "this invite is for {} user {}; open it and confirm you are them",
+                        provider_name(&to.provider),
+                        to.name
+                    ),
+                });
+            }
+        }
         let (theirs, yours) = tokio::join!(self.profile(found.inviter), self.profile(accepter));
         let yours = yours?;
         let theirs = theirs.map_err(|e| match e {
@@ -391,6 +405,46 @@ impl Engine {
         Ok(record)
     }
 
+    /// Accepts an invite as the person at a listening service whom the
+    /// caller has proved `account` to be (a checked ListenBrainz token, a
+    /// Last.fm sign-in): their user is created on first use, then the
+    /// invite is accepted as for anyone. An invite addressed to someone
+    /// else is `Forbidden`, and nothing is stored then.
+    pub async fn accept_invite_as(
+        &self,
+        invite: &TokenHash,
+        account: &NewAccount,
+    ) -> Result<(User, MatchRecord)> {
+        let found = self.store.invite(invite).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::not_found("invite"),
+            other => other,
+        })?;
+        let proved = Account {
+            user: UserId::new(),
+            provider: account.provider.clone(),
+            account_id: account.account_id.clone(),
+            scopes: Vec::new(),
+            updated_at: self.now(),
+        };
+        if let Some(to) = &found.addressee
+            && !to.is(&proved)
+        {
+            return Err(Error::Forbidden {
+                message: format!(
+                    "this invite is for {} user {}, not {}",
+                    provider_name(&to.provider),
+                    to.name,
+                    account.account_id
+                ),
+            });
+        }
+        // Used or expired invites are refused before anyone is created.
+        found.check_accept(proved.user, self.now())?;
+        let user = self.store.upsert_account(account, self.now()).await?;
+        let record = self.accept_invite(invite, user.id).await?;
+        Ok((user, record))
+    }
+
     /// Match `id`, if `user` is in it; any other is `NotFound`, exactly as
     /// if it did not exist.
     pub async fn match_for(&self, user: UserId, id: MatchId) -> Result<MatchRecord> {
@@ -409,5 +463,15 @@ impl Engine {
             return Err(Error::not_found(format!("job {id}")));
         }
         Ok(job)
+    }
+}
+
+/// A provider's name in sentences.
+fn provider_name(provider: &str) -> &str {
+    match provider {
+        "listenbrainz" => "ListenBrainz",
+        "lastfm" => "Last.fm",
+        "spotify" => "Spotify",
+        other => other,
     }
 }

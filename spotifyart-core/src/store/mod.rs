@@ -263,6 +263,26 @@ pub struct Invite {
     pub accepted_by: Option<UserId>,
     /// The match it created, once accepted.
     pub match_id: Option<MatchId>,
+    /// Whom it is for, when the inviter named someone at a listening
+    /// service (only that account may accept it).
+    pub addressee: Option<Addressee>,
+}
+
+/// Someone at a listening service, by name: whom an invite is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addressee {
+    /// `listenbrainz` or `lastfm`.
+    pub provider: String,
+    /// Their username there.
+    pub name: String,
+}
+
+impl Addressee {
+    /// Whether `account` is this person (usernames at these services are
+    /// case-insensitive).
+    pub fn is(&self, account: &Account) -> bool {
+        account.provider == self.provider && account.account_id.eq_ignore_ascii_case(&self.name)
+    }
 }
 
 impl Invite {

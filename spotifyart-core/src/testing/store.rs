@@ -536,7 +536,18 @@ pub async fn invites_and_matches(store: &dyn Store) {
         expires_at: t(expires),
         accepted_by: None,
         match_id: None,
+        addressee: None,
     };
+    // An invite for someone at a listening service keeps whom it is for.
+    let addressed = Invite {
+        addressee: Some(Addressee {
+            provider: "listenbrainz".into(),
+            name: TRICKY_TEXT[2].into(),
+        }),
+        ..invite(&OpaqueToken::generate(), 100)
+    };
+    store.create_invite(&addressed).await.unwrap();
+    assert_eq!(store.invite(&addressed.hash).await.unwrap(), addressed);
     let record = |users: [UserId; 2], at: i64| MatchRecord {
         id: MatchId::new(),
         users,
