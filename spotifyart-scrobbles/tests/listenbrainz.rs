@@ -1,7 +1,8 @@
 //! The ListenBrainz client and source against the fake ListenBrainz:
 //! statistics and listens, paging, rate limits, statistics not yet
 //! calculated, unknown and private users, tokens (refused, and never in an
-//! error or a log line), retried 5xx and malformed answers.
+//! error or a log line), retried 5xx and malformed answers, and proving who
+//! someone is with their token (`validate_token`).
 //!
 //! Every test logs at TRACE into one process-wide buffer (installed before
 //! any request), so the token test can check everything logged.
@@ -409,6 +410,11 @@ async fn a_refused_token_is_named_but_never_shown() {
     assert_eq!(p.top_artists.short_term[0].name, "Robyn");
     assert!(fake.requests().iter().all(|r| r.authorization));
 
+    // Neither is shown when one is checked as someone's proof of identity.
+    let e = bad.validate_token(BAD).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+    assert!(!format!("{e} {e:?}").contains(BAD), "{e:?}");
+
     let logs = logged();
     assert!(logs.contains("server error; retrying"), "{logs}");
     assert!(logs.contains("listenbrainz"), "{logs}");
@@ -499,4 +505,135 @@ async fn the_fake_speaks_like_listenbrainz() {
     let r = get("1/stats/user/bulk/recordings").await.unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_names_its_user_and_a_wrong_one_is_refused_unseen() {
+    const WRONG: &str = "0b5a7c9e-3f21-4d6b-8e0a-2c4f6a8b0d1e";
+    let fake = fake().await;
+    fake.add_user("Rob", listening());
+    let token = fake.issue_token("rob");
+    assert_eq!(token.len(), 36, "{token}");
+    assert_ne!(token, fake.issue_token("rob"), "every token is new");
+    let c = client(&fake);
+
+    // ListenBrainz's spelling of the name, whatever the token was issued as;
+    // a pasted token's spaces do not matter.
+    assert_eq!(c.validate_token(&token).await.unwrap(), "Rob");
+    assert_eq!(
+        c.validate_token(&format!("  {token}\n")).await.unwrap(),
+        "Rob"
+    );
+    assert_eq!(
+        c.validate_token(&fake.issue_token("newcomer"))
+            .await
+            .unwrap(),
+        "newcomer"
+    );
+    // Sent in the header, to /1/validate-token, never in the URL.
+    let checks: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/1/validate-token")
+        .collect();
+    assert_eq!(checks.len(), 3);
+    assert!(checks.iter().all(|r| r.authorization && r.query.is_empty()));
+
+    // A token nobody has, and one reset since: refused, never shown.
+    let mut errors = Vec::new();
+    errors.push(c.validate_token(WRONG).await.unwrap_err());
+    fake.revoke_token(&token);
+    errors.push(c.validate_token(&token).await.unwrap_err());
+    for e in &errors {
+        assert_eq!(e.code(), "unauthorized", "{e}");
+        assert!(
+            e.to_string()
+                .contains("ListenBrainz did not accept the user token"),
+            "{e}"
+        );
+    }
+
+    // Not a token at all: refused before any request.
+    let before = fake.count("/1/validate-token");
+    for bad in ["", "   ", "two words", "tab\there", &"x".repeat(300)] {
+        let e = c.validate_token(bad).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input", "{bad:?}: {e}");
+        errors.push(e);
+    }
+    assert_eq!(fake.count("/1/validate-token"), before);
+
+    // This client's own token (and the fake requiring it elsewhere) plays
+    // no part: the token checked is the one sent.
+    let own = "own-token-9c1d";
+    fake.require_token(Some(own));
+    let with_own = ListenBrainz::new(config(&fake).with_token(own)).unwrap();
+    let other = fake.issue_token("Rob");
+    assert_eq!(with_own.validate_token(&other).await.unwrap(), "Rob");
+    fake.require_token(None);
+
+    // A server that answers 401, 5xx past the retries, a rate limit waited
+    // out, a 400.
+    fake.fail_next("/1/validate-token", 401, 1);
+    let e = c.validate_token(&other).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+    errors.push(e);
+    fake.fail_next("/1/validate-token", 503, 4);
+    let e = c.validate_token(&other).await.unwrap_err();
+    assert_eq!(e.code(), "upstream_failed", "{e}");
+    assert!(e.to_string().contains("503"), "{e}");
+    errors.push(e);
+    fake.fail_next("/1/validate-token", 400, 1);
+    let e = c.validate_token(&other).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_input", "{e}");
+    errors.push(e);
+    fake.fail_next("/1/validate-token", 502, 1);
+    fake.rate_limit(0, 1);
+    assert_eq!(c.validate_token(&other).await.unwrap(), "Rob");
+
+    for e in &errors {
+        let shown = format!("{e} {e:?}");
+        for secret in [WRONG, token.as_str(), other.as_str(), own] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+    let logs = logged();
+    for secret in [WRONG, token.as_str(), other.as_str(), own] {
+        assert!(!logs.contains(secret), "a token reached the logs");
+    }
+}
+
+#[tokio::test]
+async fn the_fake_checks_tokens_like_listenbrainz() {
+    let fake = fake().await;
+    let token = fake.issue_token("alice");
+    let http = reqwest::Client::new();
+    let url = fake.url().join("1/validate-token").unwrap();
+    let get = |auth: Option<String>, query: &str| {
+        let mut url = url.clone();
+        url.set_query(Some(query).filter(|q| !q.is_empty()));
+        let mut r = http.get(url);
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = get(Some(format!("Token {token}")), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["valid"], true);
+    assert_eq!(body["user_name"], "alice");
+    assert_eq!(body["message"], "Token valid.");
+    // The query parameter ListenBrainz still accepts.
+    let (_, body) = get(None, &format!("token={token}")).await;
+    assert_eq!(body["valid"], true);
+    // An unknown token is HTTP 200 with valid false and no name.
+    let (status, body) = get(Some("Token nope".into()), "").await;
+    assert_eq!((status, &body["valid"]), (200, &serde_json::json!(false)));
+    assert!(body.get("user_name").is_none());
+    assert_eq!(body["message"], "Token invalid.");
+    let (status, body) = get(None, "").await;
+    assert_eq!((status, body["code"].as_u64()), (400, Some(400)));
 }

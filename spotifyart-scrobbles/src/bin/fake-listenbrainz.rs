@@ -8,6 +8,7 @@
 //! pending NAME true|false         NAME's statistics answer 204 (not calculated)
 //! private NAME true|false         NAME's profile answers 403
 //! token TOKEN|none                require Authorization: Token TOKEN (401 otherwise)
+//! issue-token NAME                a new user token of NAME (for /1/validate-token), printed
 //! fail PATH STATUS [N]            the next N requests under PATH answer STATUS
 //! malformed PATH                  the next request under PATH gets broken JSON
 //! ratelimit REMAINING RESET_SECS  429 after REMAINING requests, for RESET_SECS
@@ -84,6 +85,7 @@ fn command(fake: &FakeListenBrainz, words: &[&str]) -> Result<String, String> {
         ["private", name, on] => fake.private(name, flag(on)?),
         ["token", "none"] => fake.require_token(None),
         ["token", token] => fake.require_token(Some(*token)),
+        ["issue-token", name] => return Ok(fake.issue_token(name)),
         ["fail", path, status, rest @ ..] => {
             let times = rest.first().map(|s| number(s)).transpose()?.unwrap_or(1);
             let status = u16::try_from(number(status)?).map_err(|e| e.to_string())?;

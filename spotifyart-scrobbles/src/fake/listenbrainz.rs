@@ -10,6 +10,12 @@
 //!   30, quarter 91, half_yearly 182, year 365, all_time everything; the
 //!   `this_*` ranges like their namesakes) or set explicitly, 204 while
 //!   "not calculated", 400 for an unknown range;
+//! - `GET /1/validate-token` with `Authorization: Token T` (or, as the
+//!   real one still accepts, `?token=T`): 200 `{"valid": true,
+//!   "user_name": …}` for a token made by [`FakeListenBrainz::issue_token`],
+//!   200 `{"valid": false}` for any other, 400 without a token; it is
+//!   answered whatever [`FakeListenBrainz::require_token`] asks of the
+//!   other routes;
 //! - 404 `{"code": 404, "error": "Cannot find user: X"}` for unknown users
 //!   (names match case-insensitively, as ListenBrainz's do);
 //! - `X-RateLimit-Limit`, `-Remaining` and `-Reset-In` on every answer,
@@ -99,6 +105,8 @@ struct Window {
 struct State {
     users: Vec<User>,
     token: Option<String>,
+    /// User tokens issued, each to a user (lowercased name).
+    issued: HashMap<String, String>,
     faults: VecDeque<(String, Fault)>,
     window: Option<Window>,
     requests: Vec<Recorded>,
@@ -218,6 +226,23 @@ impl FakeListenBrainz {
     /// (401 otherwise); `None` lifts it.
     pub fn require_token(&self, token: Option<&str>) {
         self.lock().token = token.map(str::to_string);
+    }
+
+    /// A new user token of `user` (created without listens if unknown),
+    /// as ListenBrainz shows on its settings page: random-looking (a
+    /// UUID), valid for `/1/validate-token` until revoked. Any token not
+    /// issued here is invalid.
+    pub fn issue_token(&self, user: &str) -> String {
+        let token = random_uuid();
+        let mut s = self.lock();
+        let name = s.user_mut(user).name.to_lowercase();
+        s.issued.insert(token.clone(), name);
+        token
+    }
+
+    /// Makes `token` invalid, as resetting it on the settings page does.
+    pub fn revoke_token(&self, token: &str) {
+        self.lock().issued.remove(token);
     }
 
     /// The next `times` requests under `path_prefix` answer `status` with
@@ -377,6 +402,9 @@ fn answer(s: &mut State, method: &Method, path: &str, query: &str, headers: &Hea
                 .expect("response"),
         };
     }
+    if path.trim_end_matches('/') == "/1/validate-token" {
+        return validate_token(s, method, query, headers);
+    }
     if let Some(token) = &s.token {
         let sent = headers
             .get(warp::http::header::AUTHORIZATION)
@@ -425,6 +453,53 @@ fn answer(s: &mut State, method: &Method, path: &str, query: &str, headers: &Hea
         Route::Stats(entity) => stats(user, name, entity, &params),
     };
     result.unwrap_or_else(|message| error(400, &message))
+}
+
+/// `GET /1/validate-token`, as ListenBrainz answers it: the token from
+/// `Authorization: Token T` (the word after the first space), else from
+/// `?token=`; an unknown token is HTTP 200 with `"valid": false`.
+fn validate_token(s: &State, method: &Method, query: &str, headers: &HeaderMap) -> Reply {
+    if method != Method::GET {
+        return error(405, "The method is not allowed for the requested URL.");
+    }
+    let from_header = headers
+        .get(warp::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(' ').nth(1))
+        .map(str::to_string);
+    let token = from_header.or_else(|| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return error(400, "You need to provide an Authorization token.");
+    };
+    match s.issued.get(&token).and_then(|name| s.user(name)) {
+        Some(user) => json_reply(
+            200,
+            &json!({"code": 200, "message": "Token valid.", "valid": true, "user_name": user.name}),
+        ),
+        None => json_reply(
+            200,
+            &json!({"code": 200, "message": "Token invalid.", "valid": false}),
+        ),
+    }
+}
+
+/// A random UUID (v4 layout), as ListenBrainz's tokens are.
+fn random_uuid() -> String {
+    let bits = super::random_u128() & !(0xf000u128 << 64) & !(0xcu128 << 60);
+    let bits = bits | (0x4000u128 << 64) | (0x8u128 << 60);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 enum Route {

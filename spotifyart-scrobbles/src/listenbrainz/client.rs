@@ -28,6 +28,13 @@ const MAX_BODY: usize = 16 << 20;
 /// The longest name ListenBrainz (MusicBrainz) accounts have, with room.
 const MAX_USERNAME_CHARS: usize = 64;
 
+/// The longest user token accepted for checking: ListenBrainz's are UUIDs
+/// (36 characters); anything this long is not one.
+const MAX_TOKEN_CHARS: usize = 256;
+
+/// Where a user finds (or resets) their token, for error messages.
+const SETTINGS_URL: &str = "https://listenbrainz.org/settings/";
+
 /// ListenBrainz's rate limit: 429 with `X-RateLimit-Reset-In` (seconds
 /// until the window resets), falling back to `Retry-After`. A reset of 0
 /// still waits a second, so a busy server is never hammered in a loop.
@@ -85,6 +92,37 @@ pub fn validate_username(user: &str) -> Result<()> {
     }
 }
 
+/// Checks a user token before it is sent: trimmed, non-empty, at most 256
+/// characters, one word of visible ASCII (it goes into a header). Errors
+/// never show it.
+fn check_token(token: &str) -> Result<&str> {
+    let token = token.trim();
+    let problem = if token.is_empty() {
+        Some("is empty")
+    } else if token.chars().count() > MAX_TOKEN_CHARS {
+        Some("is too long to be one (ListenBrainz tokens are 36 characters)")
+    } else if !token.chars().all(|c| c.is_ascii_graphic()) {
+        Some("contains spaces, control or non-ASCII characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::invalid(format!(
+            "the ListenBrainz user token {p}; copy it from {SETTINGS_URL}"
+        ))),
+        None => Ok(token),
+    }
+}
+
+/// `text` with `secret` cut out, should a server have echoed it.
+fn scrub(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "[token]")
+    }
+}
+
 /// A ListenBrainz API client; cheap to clone (one connection pool).
 #[derive(Clone, Debug)]
 pub struct ListenBrainz {
@@ -129,6 +167,104 @@ impl ListenBrainz {
     /// The settings this client uses.
     pub fn config(&self) -> &ListenBrainzConfig {
         &self.config
+    }
+
+    /// Whose user token `token` is: ListenBrainz's `GET /1/validate-token`
+    /// with `Authorization: Token …`, answering the user's name as
+    /// ListenBrainz spells it. Someone who can give a user's token proves
+    /// they are that user (the token is on their settings page, behind
+    /// their sign-in).
+    ///
+    /// `InvalidInput` for an empty, spaced or over-long token (before any
+    /// request); `Unauthorized` when ListenBrainz does not know the token;
+    /// `RateLimited` and `Upstream` as for every other call. The token is
+    /// sent to the API's origin only, and is in no error or log line. This
+    /// client's own token (`config.token`) is not sent.
+    pub async fn validate_token(&self, token: &str) -> Result<String> {
+        let token = check_token(token)?;
+        let what = "token check";
+        let mut authorization = HeaderValue::from_str(&format!("Token {token}")).map_err(|_| {
+            Error::invalid("the ListenBrainz user token is not a valid header value")
+        })?;
+        authorization.set_sensitive(true);
+        let url = self.config.endpoint(&["1", "validate-token"]);
+        let client = self.upstream.client();
+        let build = || {
+            client
+                .get(url.clone())
+                .header(AUTHORIZATION, authorization.clone())
+        };
+        let reply = self
+            .upstream
+            .send_capped(what, MAX_BODY, &build)
+            .await
+            .map_err(|e| scrub_error(e, token))?;
+        if reply.status != StatusCode::OK {
+            return Err(self.token_check_error(&reply, token));
+        }
+        let body: wire::ValidateToken =
+            parse_json(&reply, self.upstream.policy(), what).map_err(|e| scrub_error(e, token))?;
+        match body.user_name.as_deref().map(str::trim) {
+            Some(name) if body.valid && !name.is_empty() => {
+                tracing::info!(
+                    service = SERVICE,
+                    user = name,
+                    "listenbrainz token names a user"
+                );
+                Ok(name.to_string())
+            }
+            _ if body.valid => Err(Error::Upstream {
+                service: SERVICE.into(),
+                status: Some(200),
+                message: format!("{what}: ListenBrainz called the token valid but named no user"),
+            }),
+            _ => {
+                tracing::info!(service = SERVICE, "listenbrainz token not accepted");
+                Err(Error::unauthorized(format!(
+                    "ListenBrainz did not accept the user token: it belongs to no user (copy \
+                     it again from {SETTINGS_URL}; resetting it there makes the old one invalid)"
+                )))
+            }
+        }
+    }
+
+    /// The core error for a token check that did not answer 200, never
+    /// with the token.
+    fn token_check_error(&self, reply: &Reply, token: &str) -> Error {
+        let message = serde_json::from_slice::<wire::ApiError>(&reply.body)
+            .ok()
+            .map(|b| b.error.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| {
+                reply
+                    .status
+                    .canonical_reason()
+                    .unwrap_or("no message")
+                    .to_string()
+            });
+        let message = self.redact(scrub(&message, token));
+        match reply.status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::unauthorized(format!(
+                "ListenBrainz did not accept the user token ({message}); copy it again from \
+                 {SETTINGS_URL}"
+            )),
+            StatusCode::BAD_REQUEST => {
+                Error::invalid(format!("ListenBrainz refused the token check: {message}"))
+            }
+            StatusCode::NOT_FOUND => Error::Upstream {
+                service: SERVICE.into(),
+                status: Some(404),
+                message: format!(
+                    "token check: no such endpoint at {} (is LISTENBRAINZ_API_URL the API's root?)",
+                    self.config.api_url
+                ),
+            },
+            status => Error::Upstream {
+                service: SERVICE.into(),
+                status: Some(status.as_u16()),
+                message: format!("token check: {message}"),
+            },
+        }
     }
 
     /// Up to `config.max_listens` of `user`'s listens, newest first, read
@@ -372,6 +508,32 @@ impl ListenBrainz {
     }
 }
 
+/// `e` with `token` cut out of its message.
+fn scrub_error(e: Error, token: &str) -> Error {
+    match e {
+        Error::Upstream {
+            service,
+            status,
+            message,
+        } => Error::Upstream {
+            service,
+            status,
+            message: scrub(&message, token),
+        },
+        Error::RateLimited {
+            retry_after,
+            message,
+        } => Error::RateLimited {
+            retry_after,
+            message: scrub(&message, token),
+        },
+        Error::Internal { message } => Error::Internal {
+            message: scrub(&message, token),
+        },
+        other => other,
+    }
+}
+
 /// When a statistics range starts and ends.
 pub type StatsSpan = (DateTime<Utc>, DateTime<Utc>);
 
@@ -452,6 +614,27 @@ mod tests {
         for bad in ["", " ", "a/b", "a?b", "a#b", "a\nb", &"x".repeat(65)] {
             let e = validate_username(bad).unwrap_err();
             assert_eq!(e.code(), "invalid_input", "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_checked_without_being_shown() {
+        assert_eq!(
+            check_token(" 2c6f0a3e-1b7d-4e8a-9f10-5d2b8c4a7e61\n").unwrap(),
+            "2c6f0a3e-1b7d-4e8a-9f10-5d2b8c4a7e61"
+        );
+        for bad in [
+            "",
+            "  ",
+            "secret part",
+            "secr\u{7}et",
+            "sécret",
+            &"s".repeat(257),
+        ] {
+            let e = check_token(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_input", "{bad:?}: {e}");
+            let shown = e.to_string();
+            assert!(!shown.contains("secr") && !shown.contains("sss"), "{shown}");
         }
     }
 

@@ -14,6 +14,17 @@ pub(crate) struct ApiError {
     pub error: String,
 }
 
+/// `GET /1/validate-token`: `{"code": 200, "message": "Token valid.",
+/// "valid": true, "user_name": "rob"}`, or `"valid": false` without a
+/// name, both with HTTP 200.
+#[derive(Deserialize)]
+pub(crate) struct ValidateToken {
+    #[serde(default)]
+    pub valid: bool,
+    #[serde(default)]
+    pub user_name: Option<String>,
+}
+
 /// `GET /1/user/{user}/listens`.
 #[derive(Deserialize)]
 pub(crate) struct ListensBody {
