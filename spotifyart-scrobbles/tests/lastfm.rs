@@ -1,8 +1,10 @@
 //! The Last.fm client, its profiles and `LastfmSource` against the fake
 //! Last.fm: three ranges of top lists, recent plays without the track
 //! playing now, genres from tags, paging, rate limits (error 29 with HTTP
-//! 200 and 429), retries, Last.fm's errors, and no API key in any error or
-//! log line.
+//! 200 and 429), retries, Last.fm's errors, no API key in any error or
+//! log line, and web authentication (proving who someone is: `auth_url`,
+//! the fake's redirect with a token, `session_user`), with no token or
+//! shared secret in any error or log line either.
 //!
 //! Every test starts by installing one process-wide subscriber that keeps
 //! everything logged at TRACE (and `log` records), so the key check reads
@@ -25,6 +27,8 @@ use spotifyart_scrobbles::lastfm::{Lastfm, LastfmConfig, LastfmSource, PROVIDER,
 
 const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const WRONG_KEY: &str = "deadbeefdeadbeefdeadbeefdeadbeef";
+const SECRET: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e7aa";
+const WRONG_SECRET: &str = "0ddba110ddba110ddba110ddba110ddb";
 
 /// Everything logged by any test in this binary.
 fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -644,6 +648,10 @@ async fn a_refused_key_is_said_and_no_key_reaches_an_error_or_a_log_line() {
     }
     assert!(!logs.contains(KEY), "the key leaked into the logs");
     assert!(
+        !logs.contains(SECRET) && !logs.contains(WRONG_SECRET),
+        "a shared secret leaked into the logs"
+    );
+    assert!(
         !logs.contains(WRONG_KEY),
         "the wrong key leaked into the logs"
     );
@@ -720,4 +728,245 @@ async fn a_user_without_scrobbles_has_an_empty_profile() {
     check_profile(&p);
     assert!(p.is_empty() && p.behaviour.is_none());
     assert_eq!(fake.count("artist.getTopTags"), 0);
+}
+
+/// A fake whose signed calls need [`SECRET`], with the listener, and a
+/// client that signs with it and sends browsers to the fake's page.
+async fn auth_fake() -> (FakeLastfm, Lastfm) {
+    let fake = fake_with_listener().await.with_shared_secret(SECRET);
+    let config = config(&fake)
+        .with_shared_secret(SECRET)
+        .with_auth_url(fake.auth_url());
+    (fake, Lastfm::new(config).unwrap())
+}
+
+/// A browser that does not follow redirects.
+fn browser() -> reqwest::Client {
+    spotifyart_upstream::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The browser's part of web auth: opens `auth_url` (the fake approves at
+/// once) and reads the token from the redirect back to the callback.
+async fn approved_token(client: &Lastfm, callback: &url::Url) -> String {
+    let r = browser()
+        .get(client.auth_url(callback))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let back: url::Url = r.headers()["location"].to_str().unwrap().parse().unwrap();
+    back.query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .expect("a token on the callback")
+}
+
+fn callback() -> url::Url {
+    "https://art.example/invites/7f3a/lastfm?step=back"
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn web_auth_names_the_user_who_approved_once() {
+    let (fake, client) = auth_fake().await;
+    fake.approve_as(Some("SUNNY_LISTENER"));
+
+    // The page: Last.fm's web-auth URL with the app's key and the callback.
+    let url = client.auth_url(&callback());
+    assert!(url.as_str().starts_with(fake.auth_url().as_str()), "{url}");
+    let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        q,
+        [
+            ("api_key".to_string(), KEY.to_string()),
+            ("cb".to_string(), callback().to_string())
+        ]
+    );
+    let default = LastfmConfig::new(KEY);
+    let real = Lastfm::new(default).unwrap().auth_url(&callback());
+    assert!(
+        real.as_str()
+            .starts_with("https://www.last.fm/api/auth/?api_key="),
+        "{real}"
+    );
+
+    // The fake sends the browser back to the callback, its query kept,
+    // with a token.
+    let r = browser().get(url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let back: url::Url = r.headers()["location"].to_str().unwrap().parse().unwrap();
+    assert_eq!(back.path(), "/invites/7f3a/lastfm");
+    let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
+    assert_eq!(q["step"], "back");
+    let token = q["token"].clone();
+    assert_eq!(token.len(), 32, "{token}");
+
+    // The token, signed, names the user as Last.fm spells them, through a
+    // 5xx retried.
+    fake.fail_next("auth.getSession", Fault::ServerError(502), 1);
+    assert_eq!(client.session_user(&token).await.unwrap(), "sunny_listener");
+    let asked: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "auth.getSession")
+        .collect();
+    assert_eq!(asked.len(), 2);
+    let last = asked.last().unwrap();
+    assert!(last.key_ok);
+    assert_eq!(last.param("token"), Some(token.as_str()));
+    assert_eq!(last.param("api_sig").map(str::len), Some(32));
+    assert_eq!(fake.count_path("/api/auth/"), 1);
+
+    // A token works once: replayed, it is refused, without being shown.
+    let e = client.session_user(&token).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+    assert!(e.to_string().contains("already used"), "{e}");
+    assert!(!format!("{e} {e:?}").contains(&token), "{e:?}");
+
+    // Anyone else approving gets their own name.
+    fake.approve_as(Some("someone_new"));
+    let token = approved_token(&client, &callback()).await;
+    assert_eq!(client.session_user(&token).await.unwrap(), "someone_new");
+
+    let logs = logged();
+    assert!(!logs.contains(&token), "a token reached the logs");
+    assert!(!logs.contains(SECRET), "the shared secret reached the logs");
+}
+
+#[tokio::test]
+async fn refused_tokens_say_why_without_being_shown() {
+    let (fake, client) = auth_fake().await;
+    let mut errors: Vec<(Error, String)> = Vec::new();
+
+    // Nobody approves: an error page, no token.
+    let r = browser()
+        .get(client.auth_url(&callback()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    fake.approve_as(Some("sunny_listener"));
+
+    // A token Last.fm never gave (error 4).
+    let unknown = "a1b2c3d4e5f60718293a4b5c6d7e8f90".to_string();
+    let e = client.session_user(&unknown).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+    assert!(e.to_string().contains("did not accept"), "{e}");
+    errors.push((e, unknown));
+
+    // A token nobody approved yet (auth.getToken, error 14), then approved
+    // on the page (desktop authentication).
+    let http = browser();
+    let body: serde_json::Value = http
+        .get(format!(
+            "{}?method=auth.getToken&api_key={KEY}&format=json",
+            fake.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pending = body["token"].as_str().unwrap().to_string();
+    let e = client.session_user(&pending).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+    assert!(e.to_string().contains("has not approved"), "{e}");
+    errors.push((e, pending.clone()));
+    let r = http
+        .get(format!("{}?api_key={KEY}&token={pending}", fake.auth_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        client.session_user(&pending).await.unwrap(),
+        "sunny_listener"
+    );
+
+    // An expired token (error 15).
+    let expired = approved_token(&client, &callback()).await;
+    fake.expire_tokens();
+    let e = client.session_user(&expired).await.unwrap_err();
+    assert_eq!(e.code(), "unauthorized", "{e}");
+    assert!(e.to_string().contains("expired"), "{e}");
+    errors.push((e, expired));
+
+    // Not a token: refused before asking.
+    let before = fake.count("auth.getSession");
+    for bad in ["", "  ", "two words", "t\u{7}k", &"x".repeat(200)] {
+        let e = client.session_user(bad).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input", "{bad:?}: {e}");
+        errors.push((e, bad.trim().to_string()));
+    }
+    assert_eq!(fake.count("auth.getSession"), before);
+
+    for (e, token) in &errors {
+        let shown = format!("{e} {e:?}");
+        assert!(
+            token.len() < 3 || !shown.contains(token.as_str()),
+            "{shown}"
+        );
+        assert!(!shown.contains(SECRET) && !shown.contains(KEY), "{shown}");
+    }
+    let logs = logged();
+    for (_, token) in errors.iter().filter(|(_, t)| t.len() >= 8) {
+        assert!(!logs.contains(token.as_str()), "a token reached the logs");
+    }
+    assert!(!logs.contains(SECRET), "the shared secret reached the logs");
+}
+
+#[tokio::test]
+async fn a_wrong_shared_secret_is_refused_unseen_and_none_is_not_supported() {
+    let (fake, client) = auth_fake().await;
+    fake.approve_as(Some("sunny_listener"));
+    let token = approved_token(&client, &callback()).await;
+
+    // Signed with another secret: error 13, said without either secret.
+    let wrong = Lastfm::new(config(&fake).with_shared_secret(WRONG_SECRET)).unwrap();
+    assert!(!format!("{:?}", wrong.config()).contains(WRONG_SECRET));
+    let e = wrong.session_user(&token).await.unwrap_err();
+    assert_eq!(e.code(), "upstream_failed", "{e}");
+    let shown = format!("{e} {e:?}");
+    assert!(shown.contains("refused the shared secret"), "{shown}");
+    assert!(shown.contains("LASTFM_SHARED_SECRET"), "{shown}");
+    for secret in [WRONG_SECRET, SECRET, KEY, token.as_str()] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    // The token was not spent by the refused call.
+    assert_eq!(client.session_user(&token).await.unwrap(), "sunny_listener");
+
+    // No shared secret: not supported, and nothing asked.
+    let before = fake.count("auth.getSession");
+    let e = Lastfm::new(config(&fake))
+        .unwrap()
+        .session_user(&token)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "not_supported", "{e}");
+    assert!(e.to_string().contains("LASTFM_SHARED_SECRET"), "{e}");
+    assert_eq!(fake.count("auth.getSession"), before);
+
+    // A fake without a secret refuses every signature.
+    let bare = fake_with_listener().await;
+    bare.approve_as(Some("sunny_listener"));
+    let signing = Lastfm::new(
+        config(&bare)
+            .with_shared_secret(SECRET)
+            .with_auth_url(bare.auth_url()),
+    )
+    .unwrap();
+    let t = approved_token(&signing, &callback()).await;
+    let e = signing.session_user(&t).await.unwrap_err();
+    assert!(e.to_string().contains("refused the shared secret"), "{e}");
+
+    let logs = logged();
+    for secret in [WRONG_SECRET, SECRET, token.as_str(), t.as_str()] {
+        assert!(!logs.contains(secret), "a secret or token reached the logs");
+    }
 }

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use spotifyart_core::profile::{ArtistStat, TrackStat};
 use spotifyart_core::source::Play;
 use spotifyart_core::{Error, Result, TimeRange};
 use spotifyart_upstream::{Policy, Reply, Upstream, parse_json, retry_after};
+use url::Url;
 
 use super::config::LastfmConfig;
 use super::wire;
@@ -33,6 +35,18 @@ pub const MAX_TOP_PAGE: usize = 1000;
 const RETRYABLE: [u32; 3] = [8, 11, 16];
 /// Rate limit exceeded.
 const RATE_LIMITED: u32 = 29;
+/// Invalid authentication token.
+const INVALID_TOKEN: u32 = 4;
+/// Invalid method signature: the shared secret was not the app's.
+const INVALID_SIGNATURE: u32 = 13;
+/// The token was not authorised: the user did not approve the app.
+const UNAUTHORIZED_TOKEN: u32 = 14;
+/// The token expired (after an hour, or once used).
+const EXPIRED_TOKEN: u32 = 15;
+/// The longest authentication token accepted: Last.fm's are 32 characters.
+const MAX_TOKEN_CHARS: usize = 128;
+/// Where the shared secret comes from, named in errors.
+const SECRET_VARS: &str = "LASTFM_SHARED_SECRET (or LASTFM_SHARED_SECRET_FILE)";
 /// Error bodies are a few dozen bytes; larger bodies are answers, not
 /// parsed for an error code (a 1000-item top list is hundreds of KB).
 const MAX_ERROR_BODY: usize = 4096;
@@ -81,6 +95,42 @@ pub fn validate_username(user: &str) -> Result<&str> {
     Ok(name)
 }
 
+/// Last.fm's `api_sig` for a call with `params`: the hex MD5 of every
+/// parameter but `format` and `callback` (and `api_sig` itself), sorted by
+/// name, each as its name then its value, followed by the shared secret
+/// (<https://www.last.fm/api/authspec>, section 8). `params` include
+/// `method` and `api_key`.
+pub fn api_signature(params: &[(&str, &str)], shared_secret: &str) -> String {
+    let mut signed: Vec<&(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| !matches!(*k, "format" | "callback" | "api_sig"))
+        .collect();
+    signed.sort_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(b.1)));
+    let mut md5 = Md5::new();
+    for (k, v) in signed {
+        md5.update(k.as_bytes());
+        md5.update(v.as_bytes());
+    }
+    md5.update(shared_secret.as_bytes());
+    md5.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a web-auth token before it is sent: trimmed, non-empty, at most
+/// 128 characters of visible ASCII. Errors never show it.
+fn check_token(token: &str) -> Result<&str> {
+    let token = token.trim();
+    if token.is_empty()
+        || token.chars().count() > MAX_TOKEN_CHARS
+        || !token.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(Error::invalid(
+            "the Last.fm authentication token is empty, too long or not one word of ASCII \
+             (it is the `token` Last.fm adds to the callback URL)",
+        ));
+    }
+    Ok(token)
+}
+
 /// Recent scrobbles of a user, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct Scrobbles {
@@ -95,6 +145,8 @@ pub struct Scrobbles {
 enum Subject<'a> {
     User(&'a str),
     Artist(&'a str),
+    /// A web-auth token being exchanged for a session.
+    Token,
 }
 
 /// A Last.fm API client for one app key; cheap to clone (one connection
@@ -126,6 +178,69 @@ impl Lastfm {
     /// The settings this client was built with.
     pub fn config(&self) -> &LastfmConfig {
         &self.config
+    }
+
+    /// The page of Last.fm's web authentication to send a browser to:
+    /// `{auth_url}?api_key=KEY&cb=CALLBACK`. Once the user signs in there
+    /// and approves the app, Last.fm sends the browser to `callback` with
+    /// `token=…` added; [`Lastfm::session_user`] turns that token into the
+    /// user's name. The API key is public here by design (it is the app's
+    /// id), but the URL is still never logged.
+    pub fn auth_url(&self, callback: &Url) -> Url {
+        let mut url = self.config.auth_url.clone();
+        url.query_pairs_mut()
+            .append_pair("api_key", self.config.api_key.expose_secret())
+            .append_pair("cb", callback.as_str());
+        url
+    }
+
+    /// Who approved this app on Last.fm's web-auth page: `auth.getSession`
+    /// with the `token` Last.fm added to the callback URL, signed with the
+    /// shared secret, answers the user's name. Only the user themselves
+    /// can approve (they sign in on last.fm), so the name is proven. The
+    /// session key that comes with it is dropped: SpotifyArt reads public
+    /// listening and needs no access to the account.
+    ///
+    /// Errors: `NotSupported` without a shared secret (naming
+    /// `LASTFM_SHARED_SECRET`); `InvalidInput` for an empty or odd token,
+    /// before any request; `Unauthorized` when Last.fm refuses the token
+    /// (4 unknown, 14 not approved, 15 expired or already used: a token
+    /// works once); `Upstream` saying the shared secret was refused (13)
+    /// or the key was (10, 26). Neither the token nor the secret is in an
+    /// error or a log line.
+    pub async fn session_user(&self, token: &str) -> Result<String> {
+        if self.config.shared_secret.is_none() {
+            return Err(Error::NotSupported {
+                message: format!(
+                    "proving a Last.fm user's identity needs the app's shared secret: set \
+                     {SECRET_VARS} to the one shown with the API key at \
+                     https://www.last.fm/api/accounts"
+                ),
+            });
+        }
+        let token = check_token(token)?;
+        let reply: wire::SessionReply = self
+            .call(
+                "auth.getSession",
+                &[
+                    ("method", "auth.getSession".into()),
+                    ("token", token.into()),
+                ],
+                Subject::Token,
+                true,
+            )
+            .await
+            .map_err(|e| scrub_with(e, &|m| m.replace(token, "[token]")))?;
+        let name = reply.session.name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::Upstream {
+                service: SERVICE.into(),
+                status: Some(200),
+                message: "auth.getSession: Last.fm answered a session without a user name".into(),
+            });
+        }
+        tracing::info!(service = SERVICE, user = %name, "Last.fm user proven by web auth");
+        Ok(name)
     }
 
     /// `user`'s top artists in `range`, most played first (up to `limit`,
@@ -299,16 +414,36 @@ impl Lastfm {
         params: &[(&str, String)],
         subject: Subject<'_>,
     ) -> Result<T> {
+        self.call(what, params, subject, false).await
+    }
+
+    /// [`Lastfm::get`], signed with `api_sig` when `signed` (the shared
+    /// secret must be set).
+    async fn call<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        params: &[(&str, String)],
+        subject: Subject<'_>,
+        signed: bool,
+    ) -> Result<T> {
         let config = &*self.config;
+        let mut query: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        query.push(("api_key", config.api_key.expose_secret()));
+        let signature = match (&config.shared_secret, signed) {
+            (Some(secret), true) => Some(api_signature(&query, secret.expose_secret())),
+            (None, true) => return Err(Error::internal("a signed Last.fm call without a secret")),
+            (_, false) => None,
+        };
+        if let Some(sig) = &signature {
+            query.push(("api_sig", sig));
+        }
+        query.push(("format", "json"));
+        let query = &query;
         let build = || {
             self.upstream
                 .client()
                 .get(config.api_url.clone())
-                .query(params)
-                .query(&[
-                    ("api_key", config.api_key.expose_secret()),
-                    ("format", "json"),
-                ])
+                .query(query)
         };
         let mut retries = 0u32;
         loop {
@@ -382,6 +517,27 @@ impl Lastfm {
                      listening information\" in Last.fm's privacy settings"
                 ),
             },
+            (INVALID_TOKEN, Subject::Token) => Error::unauthorized(
+                "Last.fm did not accept the authentication token: it is not one Last.fm gave \
+                 out; start the Last.fm sign-in again",
+            ),
+            (UNAUTHORIZED_TOKEN, Subject::Token) => Error::unauthorized(
+                "Last.fm says the user has not approved this app (the token was not \
+                 authorised); they must press \"Yes, allow access\" on Last.fm's page",
+            ),
+            (EXPIRED_TOKEN, Subject::Token) => Error::unauthorized(
+                "the Last.fm authentication token has expired or was already used (each works \
+                 once, within an hour); start the Last.fm sign-in again",
+            ),
+            (INVALID_SIGNATURE, _) => Error::Upstream {
+                service: SERVICE.into(),
+                status,
+                message: format!(
+                    "Last.fm refused the shared secret ({what}: error {code}, invalid method \
+                     signature); check {SECRET_VARS}: it must be the secret of the app whose \
+                     API key is LASTFM_API_KEY"
+                ),
+            },
             (10 | 26, _) => Error::Upstream {
                 service: SERVICE.into(),
                 status,
@@ -409,41 +565,56 @@ impl Lastfm {
         }
     }
 
-    /// `text` with the key cut out, should a service or a library ever echo
-    /// the URL it was sent to.
+    /// `text` with the key and the shared secret cut out, should a service
+    /// or a library ever echo the URL it was sent to.
     fn scrub_text(&self, text: &str) -> String {
+        let mut text = text.to_string();
         let key = self.config.api_key.expose_secret();
-        if key.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(key, "[api key]")
+        if !key.is_empty() {
+            text = text.replace(key, "[api key]");
         }
+        if let Some(secret) = &self.config.shared_secret {
+            let secret = secret.expose_secret();
+            if !secret.is_empty() {
+                text = text.replace(secret, "[shared secret]");
+            }
+        }
+        text
     }
 
     /// An error with the key cut out of its message (see `scrub_text`).
     fn scrub(&self, e: Error) -> Error {
-        match e {
-            Error::Upstream {
-                service,
-                status,
-                message,
-            } => Error::Upstream {
-                service,
-                status,
-                message: self.scrub_text(&message),
-            },
-            Error::RateLimited {
-                retry_after,
-                message,
-            } => Error::RateLimited {
-                retry_after,
-                message: self.scrub_text(&message),
-            },
-            Error::Internal { message } => Error::Internal {
-                message: self.scrub_text(&message),
-            },
-            other => other,
-        }
+        scrub_with(e, &|m| self.scrub_text(m))
+    }
+}
+
+/// `e` with `scrub` applied to its message (the variants a transport or
+/// Last.fm's answer can fill).
+fn scrub_with(e: Error, scrub: &dyn Fn(&str) -> String) -> Error {
+    match e {
+        Error::Upstream {
+            service,
+            status,
+            message,
+        } => Error::Upstream {
+            service,
+            status,
+            message: scrub(&message),
+        },
+        Error::RateLimited {
+            retry_after,
+            message,
+        } => Error::RateLimited {
+            retry_after,
+            message: scrub(&message),
+        },
+        Error::Internal { message } => Error::Internal {
+            message: scrub(&message),
+        },
+        Error::Unauthorized { message } => Error::Unauthorized {
+            message: scrub(&message),
+        },
+        other => other,
     }
 }
 
@@ -488,6 +659,33 @@ mod tests {
         assert!(validate_username("bell\u{7}").is_err());
         assert!(validate_username(&"x".repeat(65)).is_err());
         assert!(validate_username(&"x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn signatures_are_md5_of_sorted_pairs_and_the_secret() {
+        // md5("api_keyKEYmethodauth.getSessiontokenTOKSECRET"), computed
+        // with Python's hashlib: format and callback are not signed.
+        let sig = api_signature(
+            &[
+                ("method", "auth.getSession"),
+                ("token", "TOK"),
+                ("api_key", "KEY"),
+                ("format", "json"),
+                ("callback", "cb"),
+            ],
+            "SECRET",
+        );
+        assert_eq!(sig, "0bf279e021f3a81b4553dd7e76cf72ad");
+    }
+
+    #[test]
+    fn tokens_are_checked_without_being_shown() {
+        assert_eq!(check_token(" 0a1b2c3d\n").unwrap(), "0a1b2c3d");
+        for bad in ["", " ", "secret part", "sécret", &"s".repeat(129)] {
+            let e = check_token(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_input");
+            assert!(!e.to_string().contains("secr"), "{e}");
+        }
     }
 
     #[test]

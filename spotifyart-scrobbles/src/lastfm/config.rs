@@ -1,5 +1,6 @@
-//! Settings for reading Last.fm: where the API is, the app's API key, and
-//! how much of a user's listening one profile reads.
+//! Settings for reading Last.fm: where the API is, the app's API key (and,
+//! for proving who someone is, its shared secret and the web-auth page),
+//! and how much of a user's listening one profile reads.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +11,10 @@ use url::Url;
 
 /// Last.fm's API root; every method is a query on it.
 pub const API_URL: &str = "https://ws.audioscrobbler.com/2.0/";
+
+/// Last.fm's web-authentication page, where a browser is sent to approve
+/// the app (<https://www.last.fm/api/webauth>).
+pub const AUTH_URL: &str = "https://www.last.fm/api/auth/";
 
 /// Where the API key comes from, named in the error when it is missing.
 const KEY_VARS: &str = "LASTFM_API_KEY (or LASTFM_API_KEY_FILE)";
@@ -22,6 +27,15 @@ pub struct LastfmConfig {
     /// The app's API key. It travels in the query string, so it is never
     /// logged and never put in an error (`Debug` shows it redacted).
     pub api_key: SecretString,
+    /// The app's shared secret, which signs authenticated calls
+    /// (`auth.getSession`); only needed to prove who a user is
+    /// ([`Lastfm::session_user`](super::Lastfm::session_user)). It never
+    /// travels (only the signatures made with it do), is never logged,
+    /// and `Debug` shows it redacted.
+    pub shared_secret: Option<SecretString>,
+    /// Last.fm's web-auth page (default [`AUTH_URL`]), where
+    /// [`Lastfm::auth_url`](super::Lastfm::auth_url) sends browsers.
+    pub auth_url: Url,
     /// Longest wait for one answer.
     pub request_timeout: Duration,
     /// Retries after a 5xx, a connection failure or Last.fm's "try again"
@@ -53,6 +67,11 @@ impl fmt::Debug for LastfmConfig {
         f.debug_struct("LastfmConfig")
             .field("api_url", &self.api_url.as_str())
             .field("api_key", &"[redacted]")
+            .field(
+                "shared_secret",
+                &self.shared_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("auth_url", &self.auth_url.as_str())
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
             .field("backoff", &self.backoff)
@@ -72,6 +91,8 @@ impl LastfmConfig {
         Self {
             api_url: Url::parse(API_URL).expect("constant URL"),
             api_key: SecretString::from(api_key.into()),
+            shared_secret: None,
+            auth_url: Url::parse(AUTH_URL).expect("constant URL"),
             request_timeout: Duration::from_secs(10),
             max_retries: 3,
             backoff: Duration::from_secs(1),
@@ -90,9 +111,23 @@ impl LastfmConfig {
         self
     }
 
-    /// From `LASTFM_API_KEY` (or the file `LASTFM_API_KEY_FILE` names) and
-    /// `LASTFM_API_URL` (default [`API_URL`]). A missing key is an error
-    /// naming both variables and where a key is made.
+    /// With the app's shared secret, for [`Lastfm::session_user`](super::Lastfm::session_user).
+    pub fn with_shared_secret(mut self, secret: impl Into<String>) -> Self {
+        self.shared_secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// With another web-auth page (a fake's).
+    pub fn with_auth_url(mut self, auth_url: Url) -> Self {
+        self.auth_url = auth_url;
+        self
+    }
+
+    /// From `LASTFM_API_KEY` (or the file `LASTFM_API_KEY_FILE` names),
+    /// `LASTFM_API_URL` (default [`API_URL`]), `LASTFM_SHARED_SECRET` (or
+    /// `LASTFM_SHARED_SECRET_FILE`; optional, needed only to prove who a
+    /// user is) and `LASTFM_AUTH_URL` (default [`AUTH_URL`]). A missing key
+    /// is an error naming both variables and where a key is made.
     pub fn from_env() -> Result<Self> {
         let key = spotifyart_core::env_secret("LASTFM_API_KEY")?.ok_or_else(|| {
             Error::invalid(format!(
@@ -106,6 +141,15 @@ impl LastfmConfig {
             .filter(|v| !v.trim().is_empty())
         {
             config.api_url = parse_url("LASTFM_API_URL", u.trim())?;
+        }
+        if let Some(secret) = spotifyart_core::env_secret("LASTFM_SHARED_SECRET")? {
+            config = config.with_shared_secret(secret);
+        }
+        if let Some(u) = std::env::var("LASTFM_AUTH_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            config.auth_url = parse_url("LASTFM_AUTH_URL", u.trim())?;
         }
         Ok(config)
     }
@@ -121,11 +165,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debug_hides_the_key() {
+    fn debug_hides_the_key_and_the_secret() {
         let c = LastfmConfig::new("0123456789abcdef0123456789abcdef");
         let shown = format!("{c:?}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
         assert!(shown.contains("ws.audioscrobbler.com"), "{shown}");
+        assert!(shown.contains("shared_secret: None"), "{shown}");
+        assert!(shown.contains("https://www.last.fm/api/auth/"), "{shown}");
+        let c = c.with_shared_secret("fedcba9876543210fedcba9876543210");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("fedcba9876543210"), "{shown}");
+        assert!(
+            shown.contains("shared_secret: Some(\"[redacted]\")"),
+            "{shown}"
+        );
     }
 
     #[test]

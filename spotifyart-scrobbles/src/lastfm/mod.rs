@@ -12,6 +12,12 @@
 //! - [`LastfmSource`]: the [`MusicSource`] for SpotifyArt users with a
 //!   `lastfm` account, whose account id is their Last.fm username.
 //!
+//! Proving who someone is (for invitations by Last.fm username) uses
+//! Last.fm's web authentication: [`Lastfm::auth_url`] is the page a
+//! browser is sent to, and [`Lastfm::session_user`] exchanges the token
+//! Last.fm returns for the name of the user who approved, with a call
+//! signed by the app's shared secret (`LASTFM_SHARED_SECRET`).
+//!
 //! Every call goes through `spotifyart-upstream` with Last.fm's contract
 //! ([`rate_limit_rule`]: error 29 with HTTP 200 or 429), and Last.fm's
 //! error codes become the core errors: 6 `NotFound` naming the user, 17
@@ -33,9 +39,10 @@ use spotifyart_core::source::account_name;
 use spotifyart_core::{ListeningProfile, MusicSource, Result, Store, UserId};
 
 pub use client::{
-    Lastfm, MAX_RECENT_PAGE, MAX_TOP_PAGE, Scrobbles, period, rate_limit_rule, validate_username,
+    Lastfm, MAX_RECENT_PAGE, MAX_TOP_PAGE, Scrobbles, api_signature, period, rate_limit_rule,
+    validate_username,
 };
-pub use config::{API_URL, LastfmConfig};
+pub use config::{API_URL, AUTH_URL, LastfmConfig};
 pub use tags::{MAX_GENRES, genres_from_tags};
 
 /// The provider name of Last.fm accounts in the store (their account id is

@@ -15,6 +15,19 @@ pub(crate) struct ErrorBody {
     pub message: String,
 }
 
+/// `auth.getSession`: `{"session": {"name": "rj", "key": "…",
+/// "subscriber": 0}}`. Only the name is read: the session key (which
+/// would let SpotifyArt act for the user) is never kept.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionReply {
+    pub session: Session,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Session {
+    pub name: String,
+}
+
 /// The paging attributes of a list (`@attr`).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageAttr {

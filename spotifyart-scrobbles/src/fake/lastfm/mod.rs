@@ -15,6 +15,17 @@
 //!   an artist with no tags who was scrobbled has none, any other is
 //!   error 6.
 //!
+//! - web authentication (<https://www.last.fm/api/webauth>):
+//!   `GET /api/auth/?api_key&cb` on the same origin ([`FakeLastfm::auth_url`])
+//!   answers at once with a 302 to `cb` plus `token=T` for the user set with
+//!   [`FakeLastfm::approve_as`] (400 without one, or without a valid key
+//!   or callback); `auth.getSession` checks the `api_sig` (error 13, with
+//!   the secret of [`FakeLastfm::with_shared_secret`]) and the token (4
+//!   unknown, 14 not approved, 15 used before, expired after an hour or
+//!   by [`FakeLastfm::expire_tokens`]) and answers `{"session": {"name",
+//!   "key", "subscriber": 0}}`; `auth.getToken` gives a token nobody
+//!   approved (for error 14), which `/api/auth/?api_key&token` approves.
+//!
 //! Tests queue failures ([`Fault`]: 5xx, error 11/16, error 29 with HTTP
 //! 200 or 429, malformed JSON, any error) per method and read what was
 //! asked ([`FakeLastfm::requests`], never with the key).
@@ -65,7 +76,10 @@ pub enum Fault {
 /// A request the fake received, without the API key.
 #[derive(Clone, Debug)]
 pub struct Recorded {
-    /// The `method` parameter (e.g. `user.getRecentTracks`).
+    /// The path asked for: `/2.0/` for the API, `/api/auth/` for the
+    /// web-auth page.
+    pub path: String,
+    /// The `method` parameter (empty on the web-auth page) (e.g. `user.getRecentTracks`).
     pub method: String,
     /// The other parameters, `api_key` left out.
     pub params: Vec<(String, String)>,
@@ -118,6 +132,35 @@ impl FakeLastfm {
     /// `LastfmConfig::api_url`.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// The web-auth page (`http://127.0.0.1:PORT/api/auth/`), for
+    /// `LastfmConfig::auth_url`.
+    pub fn auth_url(&self) -> Url {
+        self.url.join("/api/auth/").expect("valid URL")
+    }
+
+    /// The same fake, whose signed methods (`auth.getSession`) need
+    /// signatures made with `secret`. Without one, every signature is
+    /// wrong (error 13).
+    pub fn with_shared_secret(self, secret: &str) -> Self {
+        self.lock().shared_secret = Some(secret.to_string());
+        self
+    }
+
+    /// Who is signed in on the web-auth page and approves the app at once
+    /// (`None`: nobody, and the page answers 400). The name need not be a
+    /// user added with scrobbles; one that is comes back spelt as added.
+    pub fn approve_as(&self, user: Option<&str>) {
+        self.lock().approve_as = user.map(str::to_string);
+    }
+
+    /// Every token given out so far expires (error 15), as an hour passing
+    /// would.
+    pub fn expire_tokens(&self) {
+        for t in self.lock().tokens.values_mut() {
+            t.spent = true;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -207,6 +250,15 @@ impl FakeLastfm {
     /// Requests received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
+    }
+
+    /// How many requests went to `path` (e.g. `/api/auth/`).
+    pub fn count_path(&self, path: &str) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
     }
 
     /// How many requests asked for `method` (ignoring case).

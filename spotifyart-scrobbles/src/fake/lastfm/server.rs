@@ -1,6 +1,7 @@
 //! The HTTP side: one warp catch-all that records each request (without
 //! the key), lets a queued fault answer first, checks the key, then asks
-//! the state for the method's answer. Anything but `/2.0/` is a 404.
+//! the state for the method's answer; `/api/auth/` is the web-auth page.
+//! Anything else is a 404.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -38,6 +39,9 @@ pub(super) fn spawn(
 }
 
 fn handle(state: &Arc<Mutex<State>>, path: &str, query: &str) -> Reply {
+    if path.trim_end_matches('/') == "/api/auth" {
+        return auth_page(state, path, query);
+    }
     if path.trim_end_matches('/') != "/2.0" {
         return Response::builder()
             .status(404)
@@ -57,6 +61,7 @@ fn handle(state: &Arc<Mutex<State>>, path: &str, query: &str) -> Reply {
         .collect();
     recorded.sort();
     s.requests.push(Recorded {
+        path: path.to_string(),
         method: method.clone(),
         params: recorded,
         key_ok,
@@ -74,6 +79,71 @@ fn handle(state: &Arc<Mutex<State>>, path: &str, query: &str) -> Reply {
         )
     };
     json_reply(answer)
+}
+
+/// `GET /api/auth/?api_key=K&cb=URL`: the user set with `approve_as` is
+/// signed in and approves at once, so it redirects (302) to `cb` with
+/// `token=T` added, a token that `auth.getSession` accepts once within an
+/// hour. `?api_key=K&token=T` (desktop authentication) approves a token
+/// from `auth.getToken` and shows a page. Without a valid key, a callback
+/// or anyone to approve, an error page (400).
+fn auth_page(state: &Arc<Mutex<State>>, path: &str, query: &str) -> Reply {
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let key_ok = params.get("api_key") == Some(&s.api_key);
+    let mut recorded: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| *k != "api_key")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    recorded.sort();
+    s.requests.push(Recorded {
+        path: path.to_string(),
+        method: String::new(),
+        params: recorded,
+        key_ok,
+    });
+    if !key_ok {
+        return page(
+            400,
+            "Invalid API key: this application is not known to Last.fm.",
+        );
+    }
+    let Some(user) = s.approve_as.clone() else {
+        return page(
+            400,
+            "Nobody approved this application (the fake's approve_as is not set).",
+        );
+    };
+    if let Some(token) = params.get("token") {
+        return match s.tokens.get_mut(token) {
+            Some(t) if !t.spent && t.issued.elapsed() <= state::TOKEN_LIFETIME => {
+                t.user = Some(user);
+                page(200, "Application authenticated: you can close this page.")
+            }
+            _ => page(400, "This token is invalid or has expired."),
+        };
+    }
+    let Some(mut back) = params.get("cb").and_then(|cb| url::Url::parse(cb).ok()) else {
+        return page(400, "No valid callback URL (cb) was given.");
+    };
+    let token = s.new_token(Some(user));
+    back.query_pairs_mut().append_pair("token", &token);
+    Response::builder()
+        .status(302)
+        .header("location", back.as_str())
+        .body(Vec::new())
+        .expect("response")
+}
+
+fn page(status: u16, text: &str) -> Reply {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .body(format!("<html><body><p>{text}</p></body></html>").into_bytes())
+        .expect("response")
 }
 
 fn json_reply((status, body): Answer) -> Reply {

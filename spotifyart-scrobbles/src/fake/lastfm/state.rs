@@ -3,8 +3,10 @@
 //! it as the real API would.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use md5::Digest;
 use serde_json::{Value, json};
 
 use super::{Fault, Recorded};
@@ -27,9 +29,29 @@ pub(super) struct User {
     pub hide_recent: bool,
 }
 
+/// A web-auth token the fake gave out.
+#[derive(Clone, Debug)]
+pub(super) struct AuthToken {
+    /// Whom it was approved by (`None`: not approved yet, `auth.getToken`).
+    pub user: Option<String>,
+    pub issued: Instant,
+    /// Exchanged for a session already, or expired by hand.
+    pub spent: bool,
+}
+
+/// How long a token lives, as Last.fm says: 60 minutes.
+pub(super) const TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
 #[derive(Debug)]
 pub(super) struct State {
     pub api_key: String,
+    /// The shared secret signed calls must be signed with; without one
+    /// every signature is wrong.
+    pub shared_secret: Option<String>,
+    /// Who approves the app on the web-auth page.
+    pub approve_as: Option<String>,
+    /// Web-auth tokens by value.
+    pub tokens: HashMap<String, AuthToken>,
     /// By lowercased name.
     pub users: HashMap<String, User>,
     /// By lowercased artist name.
@@ -104,6 +126,9 @@ impl State {
     pub fn new(api_key: &str) -> Self {
         Self {
             api_key: api_key.into(),
+            shared_secret: None,
+            approve_as: None,
+            tokens: HashMap::new(),
             users: HashMap::new(),
             tags: HashMap::new(),
             faults: VecDeque::new(),
@@ -121,10 +146,99 @@ impl State {
         self.faults.remove(i).map(|(_, f)| f)
     }
 
+    /// A new token (32 hex digits, as Last.fm's), approved by `user` or not.
+    pub fn new_token(&mut self, user: Option<String>) -> String {
+        let token = format!("{:032x}", crate::fake::random_u128());
+        self.tokens.insert(
+            token.clone(),
+            AuthToken {
+                user,
+                issued: Instant::now(),
+                spent: false,
+            },
+        );
+        token
+    }
+
+    /// Whether `params` carry the `api_sig` Last.fm expects: the MD5 of the
+    /// parameters but `format`, `callback` and `api_sig`, sorted by name,
+    /// each name then value, and the shared secret.
+    fn signed(&self, params: &HashMap<String, String>) -> bool {
+        let (Some(secret), Some(sig)) = (&self.shared_secret, params.get("api_sig")) else {
+            return false;
+        };
+        let mut names: Vec<&String> = params
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "format" | "callback" | "api_sig"))
+            .collect();
+        names.sort();
+        let mut text = String::new();
+        for k in names {
+            text.push_str(k);
+            text.push_str(&params[k]);
+        }
+        text.push_str(secret);
+        let expected: String = md5::Md5::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sig.eq_ignore_ascii_case(&expected)
+    }
+
+    /// `auth.getToken` (desktop authentication): a token nobody approved
+    /// yet; the web-auth page approves it when given `token=`.
+    fn get_token(&mut self, params: &HashMap<String, String>) -> Answer {
+        if params.contains_key("api_sig") && !self.signed(params) {
+            return error(403, 13, "Invalid method signature supplied");
+        }
+        let token = self.new_token(None);
+        (200, json!({ "token": token }))
+    }
+
+    /// `auth.getSession`: signed, with a token approved within the hour
+    /// and never used before.
+    fn get_session(&mut self, params: &HashMap<String, String>) -> Answer {
+        let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
+            return error(
+                400,
+                6,
+                "Invalid parameters - Your request is missing a required parameter",
+            );
+        };
+        if !self.signed(params) {
+            return error(403, 13, "Invalid method signature supplied");
+        }
+        let Some(t) = self.tokens.get_mut(token) else {
+            return error(403, 4, "Invalid authentication token supplied");
+        };
+        if t.spent || t.issued.elapsed() > TOKEN_LIFETIME {
+            return error(403, 15, "This token has expired");
+        }
+        let Some(user) = t.user.clone() else {
+            return error(
+                403,
+                14,
+                "Unauthorized Token - This token has not been authorized",
+            );
+        };
+        t.spent = true;
+        let name = self
+            .users
+            .get(&user.to_lowercase())
+            .map_or(user, |u| u.name.clone());
+        let key = format!("{:032x}", crate::fake::random_u128());
+        (
+            200,
+            json!({ "session": { "name": name, "key": key, "subscriber": 0 } }),
+        )
+    }
+
     /// The answer to a request with a valid key.
-    pub fn answer(&self, params: &HashMap<String, String>) -> Answer {
+    pub fn answer(&mut self, params: &HashMap<String, String>) -> Answer {
         let method = params.get("method").map(|m| m.to_lowercase());
         match method.as_deref() {
+            Some("auth.gettoken") => self.get_token(params),
+            Some("auth.getsession") => self.get_session(params),
             Some("user.gettopartists") => self.with_user(params, false, |u| top_artists(u, params)),
             Some("user.gettoptracks") => self.with_user(params, false, |u| top_tracks(u, params)),
             Some("user.getrecenttracks") => {
