@@ -16,7 +16,7 @@ use warp::{Filter, Rejection};
 
 use super::error::reject;
 use super::session::{self, Authed};
-use super::{AppState, art, covers, handlers, pages};
+use super::{AppState, art, covers, handlers, pages, scrobbles};
 
 /// Largest JSON body the API reads.
 pub const MAX_JSON_BODY: u64 = 16 * 1024;
@@ -60,6 +60,27 @@ fn auth_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(warp::cookie::optional::<String>(session::OAUTH_COOKIE))
         .and(warp::cookie::optional::<String>(session::SESSION_COOKIE))
         .and_then(handlers::callback);
+    let listenbrainz = warp::path!("listenbrainz")
+        .and(warp::post())
+        .and(with(state))
+        .and(client_ip(state))
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::cookie::optional::<String>(session::SESSION_COOKIE))
+        .and(json_body::<super::wire::ListenBrainzProof>(false))
+        .and_then(scrobbles::listenbrainz_accept);
+    let lastfm_login = warp::path!("lastfm" / "login")
+        .and(warp::get())
+        .and(with(state))
+        .and(client_ip(state))
+        .and(warp::query::<HashMap<String, String>>())
+        .and_then(scrobbles::lastfm_login);
+    let lastfm_callback = warp::path!("lastfm" / "callback")
+        .and(warp::get())
+        .and(with(state))
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::cookie::optional::<String>(session::LASTFM_COOKIE))
+        .and(warp::cookie::optional::<String>(session::SESSION_COOKIE))
+        .and_then(scrobbles::lastfm_callback);
     let refresh = warp::path!("refresh")
         .and(signed_in_post(state))
         .and_then(handlers::refresh);
@@ -73,6 +94,12 @@ fn auth_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(
             login
                 .or(callback)
+                .unify()
+                .or(listenbrainz)
+                .unify()
+                .or(lastfm_login)
+                .unify()
+                .or(lastfm_callback)
                 .unify()
                 .or(refresh)
                 .unify()
@@ -100,7 +127,12 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and_then(handlers::refresh_mood);
     let create_invite = warp::path!("matches")
         .and(signed_in_post(state))
+        .and(json_body::<super::wire::InviteBody>(true))
         .and_then(handlers::create_invite);
+    let invite_info = warp::path!("invites" / String)
+        .and(warp::get())
+        .and(with(state))
+        .and_then(scrobbles::invite_info);
     let list_matches = warp::path!("matches")
         .and(signed_in_get(state))
         .and_then(handlers::list_matches);
@@ -166,6 +198,8 @@ fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .or(playlists)
         .unify()
         .or(schedules)
+        .unify()
+        .or(invite_info)
         .unify()
         .boxed();
     let writes = create_invite

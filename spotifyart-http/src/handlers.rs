@@ -359,10 +359,14 @@ pub async fn refresh_mood(state: AppState, authed: Authed, body: MoodRefresh) ->
     Ok(json(StatusCode::OK, &MoodResponse::from(snapshot)))
 }
 
-/// Creates an invite to match.
-#[utoipa::path(post, path = "/api/v1/matches", responses(
-    (status = 201, body = InviteResponse), (status = 401, body = super::error::ErrorBody)))]
-pub async fn create_invite(state: AppState, authed: Authed) -> Res {
+/// Creates an invite to match: for anyone who signs in with Spotify, or
+/// (with a service and username) for that ListenBrainz or Last.fm user
+/// only, whose public listening is checked to exist first.
+#[utoipa::path(post, path = "/api/v1/matches", request_body = InviteBody, responses(
+    (status = 201, body = InviteResponse), (status = 400, body = super::error::ErrorBody),
+    (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+pub async fn create_invite(state: AppState, authed: Authed, body: InviteBody) -> Res {
+    let addressee = super::scrobbles::addressee(&state, body).await?;
     let now = state.engine().now();
     let code = OpaqueToken::generate();
     let expires_at = now + session::chrono_dur(state.config().invite_ttl);
@@ -376,7 +380,7 @@ pub async fn create_invite(state: AppState, authed: Authed) -> Res {
             expires_at,
             accepted_by: None,
             match_id: None,
-            addressee: None,
+            addressee: addressee.clone(),
         })
         .await
         .map_err(reject)?;
@@ -386,6 +390,10 @@ pub async fn create_invite(state: AppState, authed: Authed) -> Res {
             url: state.config().url(&format!("/match/{}", code.expose())),
             invite: code.expose().to_string(),
             expires_at,
+            addressee: addressee.map(|a| AddresseeView {
+                provider: a.provider,
+                username: a.name,
+            }),
         },
     ))
 }

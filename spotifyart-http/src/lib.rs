@@ -22,6 +22,7 @@ mod limits;
 mod listen;
 mod metrics;
 mod pages;
+mod scrobbles;
 mod session;
 
 use std::convert::Infallible;
@@ -143,6 +144,17 @@ struct Inner {
     limits: Limits,
     metrics: Metrics,
     art_cache: art::ArtCache,
+    scrobbles: Scrobbles,
+}
+
+/// The listening services whose users can be invited by username (each
+/// `None` when not configured).
+#[derive(Clone, Debug, Default)]
+pub struct Scrobbles {
+    /// ListenBrainz (public data; always available unless misconfigured).
+    pub listenbrainz: Option<spotifyart_scrobbles::listenbrainz::ListenBrainz>,
+    /// Last.fm (needs an API key).
+    pub lastfm: Option<spotifyart_scrobbles::lastfm::Lastfm>,
 }
 
 impl fmt::Debug for AppState {
@@ -173,8 +185,21 @@ impl AppState {
                 limits,
                 metrics,
                 art_cache: art::ArtCache::new(64 << 20),
+                scrobbles: Scrobbles::default(),
             }),
         }
+    }
+
+    /// With users of these services invitable by name.
+    pub fn with_scrobbles(mut self, scrobbles: Scrobbles) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.scrobbles = scrobbles;
+        }
+        self
+    }
+
+    pub(crate) fn scrobbles(&self) -> &Scrobbles {
+        &self.inner.scrobbles
     }
 
     /// The engine.

@@ -170,6 +170,9 @@ pub fn route_label(path: &str) -> &'static str {
         ["auth", "spotify", "login"] => "/auth/spotify/login",
         ["auth", "spotify", "callback"] => "/auth/spotify/callback",
         ["auth", "refresh"] => "/auth/refresh",
+        ["auth", "listenbrainz"] => "/auth/listenbrainz",
+        ["auth", "lastfm", "login"] => "/auth/lastfm/login",
+        ["auth", "lastfm", "callback"] => "/auth/lastfm/callback",
         ["auth", "logout"] => "/auth/logout",
         ["api", "v1", rest @ ..] => match rest {
             ["openapi.json"] => "/api/v1/openapi.json",
@@ -187,6 +190,7 @@ pub fn route_label(path: &str) -> &'static str {
             ["playlists", _, "cover"] => "/api/v1/playlists/{id}/cover",
             ["schedules"] => "/api/v1/schedules",
             ["schedules", _] => "/api/v1/schedules/{id}",
+            ["invites", _] => "/api/v1/invites/{invite}",
             _ => "/api/v1/other",
         },
         _ => "other",

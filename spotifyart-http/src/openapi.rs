@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use warp::Rejection;
 use warp::reply::{Reply, Response};
 
-use super::{covers, error, handlers, wire};
+use super::{covers, error, handlers, scrobbles, wire};
 
 /// The service's API.
 #[derive(OpenApi)]
@@ -44,6 +44,10 @@ use super::{covers, error, handlers, wire};
         covers::schedules,
         covers::add_schedule,
         covers::remove_schedule,
+        scrobbles::invite_info,
+        scrobbles::listenbrainz_accept,
+        scrobbles::lastfm_login,
+        scrobbles::lastfm_callback,
     ),
     components(schemas(
         error::ErrorBody,
@@ -69,6 +73,10 @@ use super::{covers, error, handlers, wire};
         wire::ScheduleBody,
         wire::ScheduleView,
         wire::ScheduleList,
+        wire::InviteBody,
+        wire::AddresseeView,
+        wire::InviteInfo,
+        wire::ListenBrainzProof,
     ))
 )]
 pub struct ApiDoc;

@@ -139,6 +139,29 @@ pub fn clear_oauth_cookie(config: &ServerConfig) -> String {
     cookie(config, OAUTH_COOKIE, "", "/auth/spotify/", 0, true, "Lax")
 }
 
+/// The cookie binding a Last.fm sign-in to the browser that started it:
+/// it holds the invite being accepted (Last.fm's web authentication has
+/// no `state` of its own).
+pub const LASTFM_COOKIE: &str = "sa_lastfm";
+
+/// Sets the Last.fm sign-in cookie to `invite`.
+pub fn lastfm_cookie(config: &ServerConfig, invite: &str) -> String {
+    cookie(
+        config,
+        LASTFM_COOKIE,
+        invite,
+        "/auth/lastfm/",
+        OAUTH_TTL.as_secs(),
+        true,
+        "Lax",
+    )
+}
+
+/// Clears the Last.fm sign-in cookie.
+pub fn clear_lastfm_cookie(config: &ServerConfig) -> String {
+    cookie(config, LASTFM_COOKIE, "", "/auth/lastfm/", 0, true, "Lax")
+}
+
 /// The `state` in a sign-in cookie, when it has the shape of one this
 /// server set (16 to 128 URL-safe characters); anything else is treated
 /// as no cookie, without being kept or looked up.

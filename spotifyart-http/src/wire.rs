@@ -71,6 +71,58 @@ pub struct InviteResponse {
     pub url: String,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// Whom it is for, when the inviter named someone.
+    pub addressee: Option<AddresseeView>,
+}
+
+/// `POST /api/v1/matches`: whom the invite is for. Empty for an invite
+/// anyone may accept by signing in with Spotify; with a service and a
+/// username, only that person may accept, after proving who they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteBody {
+    /// `listenbrainz` or `lastfm`.
+    pub provider: Option<String>,
+    /// Their username there.
+    pub username: Option<String>,
+}
+
+/// `POST /auth/listenbrainz`: an invite and the ListenBrainz user token
+/// that proves who accepts it (checked with ListenBrainz, never stored).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListenBrainzProof {
+    /// The invite code from the link.
+    pub invite: String,
+    /// The user token from listenbrainz.org/settings.
+    pub token: String,
+}
+
+impl std::fmt::Debug for ListenBrainzProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenBrainzProof").finish_non_exhaustive()
+    }
+}
+
+/// Whom an invite is for.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AddresseeView {
+    /// `listenbrainz` or `lastfm`.
+    pub provider: String,
+    /// Their username there.
+    pub username: String,
+}
+
+/// `GET /api/v1/invites/{invite}`: what the invited person sees before
+/// accepting (the code is the capability; nothing about the inviter).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteInfo {
+    /// Whom it is for, when it is for someone at a listening service.
+    pub addressee: Option<AddresseeView>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it was accepted already.
+    pub accepted: bool,
 }
 
 /// A match as the API shows it.

@@ -302,7 +302,8 @@ async fn serve(
         let source = SpotifySource::new(auth.clone(), store.clone());
         sources = sources.with(spotifyart_spotify::PROVIDER, cached(Arc::new(source)));
     }
-    for (provider, source) in crate::scrobbles::sources(&store) {
+    let scrobbles = crate::scrobbles::configured();
+    for (provider, source) in crate::scrobbles::sources(&store, &scrobbles) {
         sources = sources.with(provider, cached(source));
     }
     builder = builder.source(Arc::new(sources));
@@ -315,7 +316,7 @@ async fn serve(
     }
     let shutdown = CancelToken::new();
     let painters = spawn_workers(engine.clone(), workers, shutdown.clone());
-    let state = spotifyart_http::AppState::new(engine, auth, config);
+    let state = spotifyart_http::AppState::new(engine, auth, config).with_scrobbles(scrobbles);
     eprintln!(
         "serving on http://{} (public URL {}), {workers} painting worker(s)",
         args.bind, args.public_url

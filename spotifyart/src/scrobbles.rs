@@ -38,24 +38,41 @@ async fn lastfm(user: &str) -> Result<ListeningProfile> {
         .with_context(|| format!("cannot read lastfm:{user}"))
 }
 
-/// The scrobble sources a server reads users added by name with, by
-/// provider: ListenBrainz always (public data), Last.fm when an API key is
-/// configured. A misconfiguration is said at start, not at the first user.
-pub fn sources(store: &Arc<dyn Store>) -> Vec<(&'static str, Arc<dyn MusicSource>)> {
-    let mut out: Vec<(&'static str, Arc<dyn MusicSource>)> = Vec::new();
-    match ListenBrainzConfig::from_env().and_then(ListenBrainz::new) {
-        Ok(c) => out.push((
-            listenbrainz::PROVIDER,
-            Arc::new(ListenBrainzSource::new(c, store.clone())),
-        )),
-        Err(e) => warn_off("ListenBrainz", &e),
+/// The services a server reads users added by name from: ListenBrainz
+/// always (public data), Last.fm when an API key is configured. A
+/// misconfiguration is said at start, not at the first user.
+pub fn configured() -> spotifyart_http::Scrobbles {
+    let listenbrainz = ListenBrainzConfig::from_env()
+        .and_then(ListenBrainz::new)
+        .map_err(|e| warn_off("ListenBrainz", &e))
+        .ok();
+    let lastfm = LastfmConfig::from_env()
+        .and_then(Lastfm::new)
+        .map_err(|e| warn_off("Last.fm", &e))
+        .ok();
+    spotifyart_http::Scrobbles {
+        listenbrainz,
+        lastfm,
     }
-    match LastfmConfig::from_env().and_then(Lastfm::new) {
-        Ok(c) => out.push((
+}
+
+/// Their users as music sources, by provider.
+pub fn sources(
+    store: &Arc<dyn Store>,
+    clients: &spotifyart_http::Scrobbles,
+) -> Vec<(&'static str, Arc<dyn MusicSource>)> {
+    let mut out: Vec<(&'static str, Arc<dyn MusicSource>)> = Vec::new();
+    if let Some(c) = &clients.listenbrainz {
+        out.push((
+            listenbrainz::PROVIDER,
+            Arc::new(ListenBrainzSource::new(c.clone(), store.clone())),
+        ));
+    }
+    if let Some(c) = &clients.lastfm {
+        out.push((
             lastfm::PROVIDER,
-            Arc::new(LastfmSource::new(c, store.clone())),
-        )),
-        Err(e) => warn_off("Last.fm", &e),
+            Arc::new(LastfmSource::new(c.clone(), store.clone())),
+        ));
     }
     out
 }

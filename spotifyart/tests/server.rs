@@ -818,3 +818,230 @@ async fn playlist_covers_need_consent_then_paint_upload_and_schedule() {
     let listed = body(&h.get(&a2, "/api/v1/schedules").await);
     assert_eq!(listed["schedules"].as_array().unwrap().len(), 1);
 }
+
+/// Plays of `profile`'s top tracks over the last weeks (a ListenBrainz
+/// history for the fake).
+fn listens_of(profile: &spotifyart_core::ListeningProfile) -> Vec<(i64, String, String, String)> {
+    let now = chrono::Utc::now().timestamp();
+    let mut out = Vec::new();
+    let tracks = profile
+        .top_tracks
+        .get(spotifyart_core::TimeRange::MediumTerm);
+    for (rank, t) in tracks.iter().enumerate() {
+        for k in 0..(15usize.saturating_sub(rank)).max(1) {
+            let ts = now - 3600 * (5 + (rank * 31 + k * 47) as i64 % 1200);
+            let artist = t.artists.first().cloned().unwrap_or_default();
+            out.push((
+                ts,
+                artist,
+                t.name.clone(),
+                t.album.clone().unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+/// A Spotify user invites a ListenBrainz user by name: the name is checked,
+/// only that person may accept, after proving it with their token, and the
+/// match is made from the Spotify listening and the public listens.
+#[tokio::test]
+async fn a_listenbrainz_user_accepts_an_invite_with_their_token() {
+    let h = harness().await;
+    h.listenbrainz
+        .add_user("rob", listens_of(&support::service::profile("midnight")));
+    h.listenbrainz
+        .add_user("eve", listens_of(&support::service::profile("sunny")));
+    let a = h.sign_in("sunny.listener").await;
+
+    // The name is checked before any invite exists.
+    let unknown = serde_json::json!({ "provider": "listenbrainz", "username": "nobody_here" });
+    let resp = h.post(&a, "/api/v1/matches", Some(unknown)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(
+        body(&resp)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody_here")
+    );
+    for bad in [
+        serde_json::json!({ "provider": "myspace", "username": "rob" }),
+        serde_json::json!({ "provider": "listenbrainz" }),
+        serde_json::json!({ "provider": "lastfm", "username": "rob" }),
+    ] {
+        let resp = h.post(&a, "/api/v1/matches", Some(bad.clone())).await;
+        assert!(resp.status().is_client_error(), "{bad}: {resp:?}");
+    }
+    let resp = h
+        .post(
+            &a,
+            "/api/v1/matches",
+            Some(serde_json::json!({ "provider": "listenbrainz", "username": "rob" })),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "{resp:?}");
+    let made = body(&resp);
+    assert_eq!(made["addressee"]["username"], "rob");
+    let code = made["invite"].as_str().unwrap().to_string();
+    let info = body(
+        &h.get(&Browser::default(), &format!("/api/v1/invites/{code}"))
+            .await,
+    );
+    assert_eq!(info["addressee"]["provider"], "listenbrainz");
+    assert_eq!(info["accepted"], false);
+
+    // A Spotify user with the link is not rob.
+    let c = h.sign_in("third.listener").await;
+    let resp = h
+        .post(&c, &format!("/api/v1/matches/{code}/accept"), None)
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{resp:?}");
+
+    // Proof: no Origin, a wrong token, eve's token are all refused.
+    let prove = |token: &str| serde_json::json!({ "invite": code, "token": token });
+    let browser = Browser::default();
+    let no_origin = h
+        .send(
+            warp::test::request()
+                .method("POST")
+                .path("/auth/listenbrainz")
+                .remote_addr(([10, 0, 0, 9], 5555).into())
+                .header("content-type", "application/json")
+                .body(prove("x").to_string()),
+        )
+        .await;
+    assert_eq!(no_origin.status(), StatusCode::FORBIDDEN);
+    let wrong = "not-a-real-token-000";
+    let resp = h
+        .post(&browser, "/auth/listenbrainz", Some(prove(wrong)))
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{resp:?}");
+    assert!(
+        !String::from_utf8_lossy(resp.body()).contains(wrong),
+        "the token is not echoed"
+    );
+    let eves = h.listenbrainz.issue_token("eve");
+    let resp = h
+        .post(&browser, "/auth/listenbrainz", Some(prove(&eves)))
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{resp:?}");
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "nobody signed in"
+    );
+
+    // Rob proves it: signed in as rob, matched with Sunny.
+    let robs = h.listenbrainz.issue_token("rob");
+    let resp = h
+        .post(&browser, "/auth/listenbrainz", Some(prove(&robs)))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "{resp:?}");
+    let matched = body(&resp);
+    assert!(matched["score"].as_u64().is_some());
+    let mut rob = Browser::default();
+    rob.absorb(&resp);
+    let me = body(&h.get(&rob, "/api/v1/me").await);
+    assert_eq!(me["display_name"], "rob");
+    for who in [&a, &rob] {
+        let list = body(&h.get(who, "/api/v1/matches").await);
+        assert_eq!(list["matches"][0]["id"], matched["id"]);
+    }
+    // Used once.
+    let again = h
+        .post(
+            &Browser::default(),
+            "/auth/listenbrainz",
+            Some(prove(&robs)),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let info = body(
+        &h.get(&Browser::default(), &format!("/api/v1/invites/{code}"))
+            .await,
+    );
+    assert_eq!(info["accepted"], true);
+}
+
+/// The same with Last.fm's web authentication: a cookie binds the sign-in
+/// to the browser, the token from Last.fm names the user, and only the
+/// invite's addressee is signed in and matched.
+#[tokio::test]
+async fn a_lastfm_user_accepts_an_invite_by_signing_in_with_lastfm() {
+    let h = harness().await;
+    let plays = listens_of(&support::service::profile("midnight"));
+    let scrobbles: Vec<(i64, &str, &str, &str)> = plays
+        .iter()
+        .map(|(t, a, n, al)| (*t, a.as_str(), n.as_str(), al.as_str()))
+        .collect();
+    h.lastfm.add_user("rj", scrobbles);
+    let a = h.sign_in("sunny.listener").await;
+    let resp = h
+        .post(
+            &a,
+            "/api/v1/matches",
+            Some(serde_json::json!({ "provider": "lastfm", "username": "rj" })),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED, "{resp:?}");
+    let code = body(&resp)["invite"].as_str().unwrap().to_string();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Signs in at Last.fm as `who`; returns the browser and the callback.
+    let start = |who: &'static str| {
+        let (h, code, client) = (&h, code.clone(), no_redirect.clone());
+        async move {
+            let mut b = Browser::default();
+            let resp = h
+                .get(&b, &format!("/auth/lastfm/login?invite={code}"))
+                .await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{resp:?}");
+            b.absorb(&resp);
+            assert!(b.get("sa_lastfm").is_some());
+            h.lastfm.approve_as(Some(who));
+            let at_lastfm = client.get(location(&resp)).send().await.unwrap();
+            assert_eq!(at_lastfm.status(), 302);
+            let back = at_lastfm.headers()["location"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let path = back.strip_prefix(PUBLIC).expect("back to us").to_string();
+            (b, path)
+        }
+    };
+
+    // Someone else at Last.fm: refused, nobody signed in, invite unused.
+    let (b, callback) = start("eve").await;
+    let resp = h.get(&b, &callback).await;
+    assert_eq!(
+        location(&resp),
+        format!("/match/{code}?error=not_the_invitee")
+    );
+    assert!(
+        !resp.headers().get_all("set-cookie").iter().any(|c| c
+            .to_str()
+            .unwrap()
+            .starts_with("sa_session=")
+            && !c.to_str().unwrap().contains("Max-Age=0")),
+        "no session"
+    );
+    // A callback without this browser's cookie is refused.
+    let (_, callback) = start("rj").await;
+    let resp = h.get(&Browser::default(), &callback).await;
+    assert_eq!(location(&resp), "/?error=signin_expired");
+
+    // rj: signed in and matched.
+    let (mut b, callback) = start("rj").await;
+    let resp = h.get(&b, &callback).await;
+    assert_eq!(location(&resp), "/discover", "{resp:?}");
+    b.absorb(&resp);
+    assert_eq!(body(&h.get(&b, "/api/v1/me").await)["display_name"], "rj");
+    let theirs = body(&h.get(&b, "/api/v1/matches").await);
+    let ours = body(&h.get(&a, "/api/v1/matches").await);
+    assert_eq!(theirs["matches"][0]["id"], ours["matches"][0]["id"]);
+    // The token is single-use: a replay fails without signing anyone in.
+    let resp = h.get(&b, &callback).await;
+    assert!(location(&resp).contains("error="), "{resp:?}");
+}

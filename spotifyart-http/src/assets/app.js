@@ -19,6 +19,12 @@ const ERRORS = {
   spotify_error: "Spotify could not complete the sign-in. Please try again.",
   no_code: "Spotify did not complete the sign-in. Please try again.",
   not_configured: "Signing in with Spotify is not set up on this server.",
+  lastfm_refused: "Last.fm did not confirm the sign-in. Please try again.",
+  lastfm_busy: "Last.fm is busy right now. Please try again in a minute.",
+  lastfm_unavailable: "Last.fm could not be reached. Please try again shortly.",
+  not_the_invitee: "That Last.fm account is not the one this invite is for.",
+  invite_used: "This invite has been used or has expired; ask for a new one.",
+  invite_unknown: "This invite does not exist.",
 };
 
 // Only fixed texts reach the page: `?error=` is in the address, and anyone
@@ -374,6 +380,71 @@ async function makeInvite() {
   }
 }
 
+async function inviteByName() {
+  const username = $("invite-username").value.trim();
+  if (!username) return notice("Enter their username first.");
+  try {
+    const { data } = await api("/api/v1/matches", {
+      method: "POST", body: { provider: $("invite-provider").value, username },
+    });
+    $("invite-url").value = data.url;
+    $("invite-out").hidden = false;
+    $("invite-url").select();
+    notice("Send this link to " + username + ": it asks them to confirm it is them.", true);
+  } catch (e) {
+    notice(e.message);
+  }
+}
+
+const SERVICES = { listenbrainz: "ListenBrainz", lastfm: "Last.fm" };
+
+// An invite for someone at ListenBrainz or Last.fm: they prove who they
+// are there (no Spotify sign-in), then see the match.
+function provePage(code, to) {
+  show("match");
+  const service = SERVICES[to.provider] || to.provider;
+  $("match-title").textContent = "You have been invited to match, " + to.username;
+  const body = $("match-body");
+  if (to.provider === "lastfm") {
+    body.replaceChildren(
+      el("p", { text: "This invite is for Last.fm user " + to.username + ". SpotifyArt reads your public " +
+        "scrobbles to compare them with the person who invited you; only the two of you see the result." }),
+      el("p", { class: "small", text: "Sign in with Last.fm to confirm it is you; SpotifyArt keeps only your username." }),
+      el("a", { class: "button primary", href: "/auth/lastfm/login?invite=" + encodeURIComponent(code),
+        text: "Sign in with Last.fm" }));
+    return;
+  }
+  if (to.provider !== "listenbrainz") {
+    body.replaceChildren(el("p", { text: "This invite is for " + service + " user " + to.username + "." }));
+    return;
+  }
+  const token = el("input", { id: "lb-token", type: "password", autocomplete: "off",
+    "aria-label": "Your ListenBrainz user token", placeholder: "your ListenBrainz user token" });
+  const go = el("button", { id: "prove", class: "button primary", type: "button", text: "Confirm and see our match" });
+  body.replaceChildren(
+    el("p", { text: "This invite is for ListenBrainz user " + to.username + ". SpotifyArt reads your public " +
+      "listens to compare them with the person who invited you; only the two of you see the result." }),
+    el("p", { class: "small", text: "To confirm it is you, paste your user token from listenbrainz.org/settings. " +
+      "It is checked with ListenBrainz once and not kept." }),
+    el("div", { class: "paint-row" }, token, go));
+  go.addEventListener("click", async () => {
+    go.disabled = true;
+    try {
+      const m = (await api("/auth/listenbrainz", { method: "POST", body: { invite: code, token: token.value.trim() } })).data;
+      $("match-title").textContent = "Your match";
+      body.replaceChildren(
+        el("p", { class: "big-score", text: m.score + "/100" }),
+        el("p", { text: m.explanation }),
+        plot([{ name: "them", mood: m.result.mood_a }, { name: "you", mood: m.result.mood_b },
+          { name: "together", mood: m.result.blended }]),
+        el("p", {}, el("a", { class: "button primary", href: "/discover", text: "Paint it" })));
+    } catch (e) {
+      go.disabled = false;
+      notice(e.message);
+    }
+  });
+}
+
 async function discover() {
   show("discover");
   await Promise.all([loadMood(), loadMatches(), loadGallery(), loadCovers()]);
@@ -406,6 +477,7 @@ async function main() {
     location.assign("/");
   });
   $("make-invite").addEventListener("click", makeInvite);
+  $("invite-by-name").addEventListener("click", inviteByName);
   $("copy-invite").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("invite-url").value));
   $("paint").addEventListener("click", paint);
   $("paint-cover").addEventListener("click", paintCover);
@@ -419,6 +491,15 @@ async function main() {
   const path = location.pathname;
   const invite = path.match(/^\/match\/([^/]+)$/);
   const ok = await signedIn();
+  if (invite) {
+    // An invite for someone at ListenBrainz or Last.fm is proved there.
+    try {
+      const info = (await api("/api/v1/invites/" + encodeURIComponent(invite[1]))).data;
+      if (info.addressee && !info.accepted) return provePage(invite[1], info.addressee);
+    } catch (e) {
+      if (e.status !== 404) throw e;
+    }
+  }
   if (!ok) {
     show("signin");
     if (invite) {

@@ -5,12 +5,17 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use spotifyart_core::engine::JobSettings;
+use spotifyart_core::source::ByProvider;
 use spotifyart_core::testing::{ManualClock, OutageStore};
 use spotifyart_core::{
     Engine, Error, GenerationContext, GeneratorSet, ImageGenerator, InMemoryStore, ModelInfo,
     PalettePainter, Store,
 };
-use spotifyart_http::{AppState, ServerConfig, app};
+use spotifyart_http::{AppState, Scrobbles, ServerConfig, app};
+use spotifyart_scrobbles::fake::lastfm::FakeLastfm;
+use spotifyart_scrobbles::fake::listenbrainz::FakeListenBrainz;
+use spotifyart_scrobbles::lastfm::{Lastfm, LastfmConfig, LastfmSource};
+use spotifyart_scrobbles::listenbrainz::{ListenBrainz, ListenBrainzConfig, ListenBrainzSource};
 use spotifyart_spotify::fake::FakeSpotify;
 use spotifyart_spotify::{SpotifyAuth, SpotifyConfig, SpotifyPlaylists, SpotifySource};
 use warp::http::{Response, StatusCode};
@@ -18,6 +23,8 @@ use warp::hyper::body::Bytes;
 
 pub const PUBLIC: &str = "http://127.0.0.1:8080";
 pub const REDIRECT: &str = "http://127.0.0.1:8080/auth/spotify/callback";
+pub const LASTFM_KEY: &str = "0123456789abcdef0123456789abcdef";
+pub const LASTFM_SECRET: &str = "fedcba9876543210fedcba9876543210";
 
 use super::service::{CLIENT_ID, fake_for, profile};
 
@@ -44,6 +51,8 @@ impl ImageGenerator for Broken {
 
 pub struct Harness {
     pub fake: FakeSpotify,
+    pub listenbrainz: FakeListenBrainz,
+    pub lastfm: FakeLastfm,
     pub state: AppState,
     pub store: Arc<dyn Store>,
     pub outage: Arc<OutageStore<InMemoryStore>>,
@@ -59,6 +68,11 @@ pub async fn harness() -> Harness {
 pub async fn harness_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
     let fake = fake_for(PUBLIC).await;
     fake.add_user("third.listener", "Third", &profile("sunny"));
+    let listenbrainz = FakeListenBrainz::start().await.unwrap();
+    let lastfm = FakeLastfm::start(LASTFM_KEY)
+        .await
+        .unwrap()
+        .with_shared_secret(LASTFM_SECRET);
     let outage = Arc::new(OutageStore::new(InMemoryStore::new()));
     let store: Arc<dyn Store> = outage.clone();
     let auth = SpotifyAuth::new(
@@ -71,9 +85,11 @@ pub async fn harness_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
     let mut config = ServerConfig::new(PUBLIC.parse().unwrap(), "palette");
     config.models.push("broken".into());
     tweak(&mut config);
-    let state = replica_state(&store, &auth, &clock, &config);
+    let state = replica_state(&store, &auth, &clock, &config, &listenbrainz, &lastfm);
     Harness {
         fake,
+        listenbrainz,
+        lastfm,
         state,
         store,
         outage,
@@ -90,10 +106,32 @@ fn replica_state(
     auth: &SpotifyAuth,
     clock: &Arc<ManualClock>,
     config: &ServerConfig,
+    listenbrainz: &FakeListenBrainz,
+    lastfm: &FakeLastfm,
 ) -> AppState {
+    let lb =
+        ListenBrainz::new(ListenBrainzConfig::with_api_url(listenbrainz.url().clone())).unwrap();
+    let mut fm = LastfmConfig::new(LASTFM_KEY)
+        .with_api_url(lastfm.url().clone())
+        .with_shared_secret(LASTFM_SECRET);
+    fm.auth_url = lastfm.auth_url();
+    let fm = Lastfm::new(fm).unwrap();
+    let sources = ByProvider::new(store.clone())
+        .with(
+            spotifyart_spotify::PROVIDER,
+            Arc::new(SpotifySource::new(auth.clone(), store.clone())),
+        )
+        .with(
+            spotifyart_scrobbles::listenbrainz::PROVIDER,
+            Arc::new(ListenBrainzSource::new(lb.clone(), store.clone())),
+        )
+        .with(
+            spotifyart_scrobbles::lastfm::PROVIDER,
+            Arc::new(LastfmSource::new(fm.clone(), store.clone())),
+        );
     let engine = Engine::builder()
         .store(store.clone())
-        .source(Arc::new(SpotifySource::new(auth.clone(), store.clone())))
+        .source(Arc::new(sources))
         .playlists(Arc::new(SpotifyPlaylists::new(auth.clone(), store.clone())))
         .generator(Arc::new(
             GeneratorSet::new()
@@ -106,7 +144,10 @@ fn replica_state(
             ..JobSettings::default()
         })
         .build();
-    AppState::new(Arc::new(engine), Some(auth.clone()), config.clone())
+    AppState::new(Arc::new(engine), Some(auth.clone()), config.clone()).with_scrobbles(Scrobbles {
+        listenbrainz: Some(lb),
+        lastfm: Some(fm),
+    })
 }
 
 /// A browser: its cookies.
@@ -161,7 +202,14 @@ impl Browser {
 impl Harness {
     /// A second server on the same store (another replica).
     pub fn replica(&self) -> AppState {
-        replica_state(&self.store, &self.auth, &self.clock, &self.config)
+        replica_state(
+            &self.store,
+            &self.auth,
+            &self.clock,
+            &self.config,
+            &self.listenbrainz,
+            &self.lastfm,
+        )
     }
 
     /// Sends to another server's state.
