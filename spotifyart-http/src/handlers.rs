@@ -366,7 +366,7 @@ pub async fn refresh_mood(state: AppState, authed: Authed, body: MoodRefresh) ->
     (status = 201, body = InviteResponse), (status = 400, body = super::error::ErrorBody),
     (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn create_invite(state: AppState, authed: Authed, body: InviteBody) -> Res {
-    let addressee = super::scrobbles::addressee(&state, body).await?;
+    let addressee = super::invitees::addressee(&state, body).await?;
     let now = state.engine().now();
     let code = OpaqueToken::generate();
     let expires_at = now + session::chrono_dur(state.config().invite_ttl);

@@ -18,6 +18,7 @@ pub mod wire;
 
 mod art;
 mod covers;
+mod invitees;
 mod limits;
 mod listen;
 mod metrics;
