@@ -3,7 +3,8 @@
 //! `spotifyart serve` binary (SQLite, tiny model) and the fake Spotify:
 //! sign in, see the mood, invite, accept on a phone-sized screen, paint,
 //! see the gallery, then paint a playlist's cover (asking for the playlist
-//! consent only then), set it and schedule it weekly. Screenshots of each page are written to
+//! consent only then), set it and schedule it weekly, and invite a
+//! ListenBrainz user by name who proves it with their token. Screenshots of each page are written to
 //! `test-output/browser/` (or `$SPOTIFYART_TEST_OUTPUT/browser/`).
 //!
 //! Needs Node.js, `npm ci --prefix spotifyart/tests/browser` (done by
@@ -16,7 +17,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::service::{fake_for, free_port, start};
+use support::service::{fake_for, free_port, start_with};
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -56,6 +57,30 @@ fn phase(out: &Path, base: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// A ListenBrainz history: a handful of well-known tracks played over the
+/// last weeks.
+fn listens() -> Vec<(i64, String, String, String)> {
+    let now = chrono::Utc::now().timestamp();
+    let tracks = [
+        ("Radiohead", "Exit Music (For a Film)", "OK Computer"),
+        ("Portishead", "Roads", "Dummy"),
+        ("Massive Attack", "Teardrop", "Mezzanine"),
+        ("Bon Iver", "Holocene", "Bon Iver"),
+        ("Sufjan Stevens", "Fourth of July", "Carrie & Lowell"),
+    ];
+    (0..60)
+        .map(|i| {
+            let (artist, track, album) = tracks[i % tracks.len()];
+            (
+                now - 3600 * (3 + 11 * i as i64),
+                artist.into(),
+                track.into(),
+                album.into(),
+            )
+        })
+        .collect()
+}
+
 /// Sign-ins that asked Spotify for the cover scope.
 fn consent_asks(fake: &spotifyart_spotify::fake::FakeSpotify) -> usize {
     fake.requests()
@@ -84,7 +109,21 @@ async fn the_web_page_journey_in_chromium() {
     let fake = fake_for(&base).await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("browser.db").display());
-    let _server = start(&base, port, &fake, &db, 1).await;
+    // A ListenBrainz user Sunny invites by name, with a token to prove it.
+    let listenbrainz = spotifyart_scrobbles::fake::listenbrainz::FakeListenBrainz::start()
+        .await
+        .unwrap();
+    listenbrainz.add_user("rob", listens());
+    let lb_url = listenbrainz.url().to_string();
+    let _server = start_with(
+        &base,
+        port,
+        &fake,
+        &db,
+        1,
+        &[("LISTENBRAINZ_API_URL", lb_url.as_str())],
+    )
+    .await;
 
     let (base2, out2) = (base.clone(), out.clone());
     let blocking = |f: Box<dyn FnOnce() -> String + Send>| tokio::task::spawn_blocking(f);
@@ -128,6 +167,21 @@ async fn the_web_page_journey_in_chromium() {
     let cover = fake.playlist_cover(&mix).expect("the cover was set");
     assert_eq!(&cover[..2], &[0xFF, 0xD8], "a JPEG");
 
+    // Matching with a ListenBrainz user: invited by name on Sunny's page,
+    // proved with their token on the invite page.
+    let token = listenbrainz.issue_token("rob");
+    let (base2, out2) = (base.clone(), out.clone());
+    blocking(Box::new(move || {
+        phase(&out2, &base2, &["listenbrainz", "rob", &token])
+    }))
+    .await
+    .unwrap();
+    assert_eq!(
+        listenbrainz.count("/1/validate-token"),
+        1,
+        "the token was checked once"
+    );
+
     for shot in [
         "01-sign-in",
         "02-discover-with-invite",
@@ -139,6 +193,9 @@ async fn the_web_page_journey_in_chromium() {
         "08-covers-consent",
         "09-cover-painted",
         "10-covers-weekly",
+        "11-listenbrainz-invite",
+        "12-listenbrainz-prove",
+        "13-listenbrainz-match",
     ] {
         let path = out.join(format!("{shot}.png"));
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

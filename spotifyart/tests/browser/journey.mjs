@@ -5,6 +5,7 @@
 //   node journey.mjs OUT BASE accept-b INVITE
 //   node journey.mjs OUT BASE paint-a
 //   node journey.mjs OUT BASE covers-a PLAYLIST_NAME
+//   node journey.mjs OUT BASE listenbrainz USERNAME TOKEN
 //
 // Browser state (cookies) is kept in OUT/a.json and OUT/b.json; each page
 // is saved as OUT/NN-name.png. Any failed expectation exits non-zero.
@@ -136,6 +137,40 @@ try {
     await page.locator("#schedules li", { hasText: "Cover of " + arg }).waitFor();
     await shot(page, "10-covers-weekly");
     await ctx.storageState({ path: join(out, "a.json") });
+  } else if (phase === "listenbrainz") {
+    // Sunny invites ListenBrainz user `arg` by name; they open the link
+    // (no Spotify account), prove it with their token and see the match.
+    const [username, token] = process.argv.slice(5);
+    const ctx = await browser.newContext({ ...desktop, storageState: join(out, "a.json") });
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(base + "/discover");
+    await page.locator("#by-name summary").click();
+    await page.selectOption("#invite-provider", "listenbrainz");
+    await page.fill("#invite-username", username);
+    await page.getByRole("button", { name: "Invite them" }).click();
+    await page.locator("#invite-out:not([hidden]), #notice:not([hidden])").first().waitFor();
+    if (await page.locator("#invite-out").isHidden()) {
+      throw new Error("no invite: " + (await page.locator("#notice").textContent()));
+    }
+    const invite = await page.locator("#invite-url").inputValue();
+    if (!invite.startsWith(base + "/match/")) throw new Error("bad invite link " + invite);
+    await shot(page, "11-listenbrainz-invite");
+    const theirs = await browser.newContext(phone);
+    const them = await theirs.newPage();
+    watch(them);
+    await them.goto(invite);
+    await them.locator("#lb-token").waitFor();
+    const told = await them.locator("#match-body").textContent();
+    if (!told.includes("ListenBrainz user " + username) || !told.includes("public")) {
+      throw new Error("the invite page does not say whom or what: " + told);
+    }
+    await them.fill("#lb-token", token);
+    await shot(them, "12-listenbrainz-prove");
+    await them.getByRole("button", { name: "Confirm and see our match" }).click();
+    await them.locator(".big-score").waitFor();
+    await them.locator("#match-body svg.plot circle").nth(2).waitFor();
+    await shot(them, "13-listenbrainz-match");
   } else {
     throw new Error("unknown phase " + phase);
   }

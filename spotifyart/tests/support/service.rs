@@ -38,6 +38,18 @@ impl Drop for Server {
 /// Starts `spotifyart serve`; its log lines are appended to `db`'s path
 /// with `.log` added, for tests that read them.
 pub async fn start(base: &str, port: u16, fake: &FakeSpotify, db: &str, workers: u32) -> Server {
+    start_with(base, port, fake, db, workers, &[]).await
+}
+
+/// [`start`] with more environment variables (other services' fakes).
+pub async fn start_with(
+    base: &str,
+    port: u16,
+    fake: &FakeSpotify,
+    db: &str,
+    workers: u32,
+    envs: &[(&str, &str)],
+) -> Server {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -54,6 +66,7 @@ pub async fn start(base: &str, port: u16, fake: &FakeSpotify, db: &str, workers:
         .env("SPOTIFY_API_URL", fake.url().as_str())
         .env_remove("SPOTIFY_CLIENT_SECRET")
         .env_remove("SPOTIFY_REDIRECT_URI")
+        .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
         .spawn()
