@@ -291,6 +291,9 @@ impl ExportReader {
     }
 }
 
+/// The most of `Userdata.json` read (real ones are under 1 KB).
+const USERDATA_LIMIT: u64 = 1 << 20;
+
 /// The UTF-8 byte-order mark.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -458,12 +461,15 @@ fn read_country(f: &Found) -> Option<String> {
     struct Userdata {
         country: Option<String>,
     }
-    with_reader(f, |r| serde_json::from_reader::<_, Userdata>(r).ok())
-        .ok()
-        .flatten()
-        .and_then(|u| u.country)
-        .filter(|c| c.len() == 2)
-        .map(|c| c.to_ascii_uppercase())
+    // Bounded: a zip entry inflating to a huge string is cut, not allocated.
+    with_reader(f, |r| {
+        serde_json::from_reader::<_, Userdata>(r.take(USERDATA_LIMIT)).ok()
+    })
+    .ok()
+    .flatten()
+    .and_then(|u| u.country)
+    .filter(|c| c.len() == 2)
+    .map(|c| c.to_ascii_uppercase())
 }
 
 /// Standard-time UTC offset of a country's most populous time zone, for
