@@ -161,7 +161,7 @@ fn etag_matches(header: &str, etag: &str) -> bool {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub(crate) enum RangeSpec {
     /// First and last byte, inclusive.
     Satisfiable(u64, u64),
     Unsatisfiable,
@@ -170,7 +170,7 @@ enum RangeSpec {
     Ignored,
 }
 
-fn parse_range(value: &str, len: u64) -> RangeSpec {
+pub(crate) fn parse_range(value: &str, len: u64) -> RangeSpec {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeSpec::Ignored;
     };

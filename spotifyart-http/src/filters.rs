@@ -411,7 +411,7 @@ fn json_body<T: DeserializeOwned + Send + 'static>(
 
 /// Strict JSON with the failing field's path in the message (`seed:
 /// invalid value: integer -1, expected u64 at line 1 column 11`).
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let mut json = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize::<_, T>(&mut json).map_err(|e| {
         let path = e.path().to_string();
@@ -427,7 +427,7 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
-fn is_json(content_type: &str) -> bool {
+pub(crate) fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/json")
 }

@@ -18,6 +18,8 @@ pub mod wire;
 
 mod art;
 mod covers;
+#[cfg(test)]
+mod fuzz;
 mod invitees;
 mod limits;
 mod listen;
