@@ -1,6 +1,7 @@
 //! Test support for SpotifyArt and its adapters (feature `testing`):
 //! conformance suites every implementation's tests call, and small doubles.
 
+pub mod fuzz;
 pub mod generator;
 pub mod limiter;
 pub mod listeners;
