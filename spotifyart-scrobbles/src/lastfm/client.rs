@@ -243,6 +243,31 @@ impl Lastfm {
         Ok(name)
     }
 
+    /// The first page (up to `limit`, at most 1000) of one of `user`'s top
+    /// lists for `range`: `method` is `user.getTopArtists` or
+    /// `user.getTopTracks`.
+    async fn top_page<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        user: &str,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<T> {
+        let user = validate_username(user)?;
+        self.get(
+            method,
+            &[
+                ("method", method.into()),
+                ("user", user.into()),
+                ("period", period(range).into()),
+                ("limit", limit.clamp(1, MAX_TOP_PAGE).to_string()),
+                ("page", "1".into()),
+            ],
+            Subject::User(user),
+        )
+        .await
+    }
+
     /// `user`'s top artists in `range`, most played first (up to `limit`,
     /// at most 1000), with their play counts as `plays` and, until the
     /// profile is normalised, as `weight`.
@@ -252,19 +277,8 @@ impl Lastfm {
         range: TimeRange,
         limit: usize,
     ) -> Result<Vec<ArtistStat>> {
-        let user = validate_username(user)?;
         let reply: wire::TopArtistsReply = self
-            .get(
-                "user.getTopArtists",
-                &[
-                    ("method", "user.getTopArtists".into()),
-                    ("user", user.into()),
-                    ("period", period(range).into()),
-                    ("limit", limit.clamp(1, MAX_TOP_PAGE).to_string()),
-                    ("page", "1".into()),
-                ],
-                Subject::User(user),
-            )
+            .top_page("user.getTopArtists", user, range, limit)
             .await?;
         Ok(reply
             .topartists
@@ -290,19 +304,8 @@ impl Lastfm {
         range: TimeRange,
         limit: usize,
     ) -> Result<Vec<TrackStat>> {
-        let user = validate_username(user)?;
         let reply: wire::TopTracksReply = self
-            .get(
-                "user.getTopTracks",
-                &[
-                    ("method", "user.getTopTracks".into()),
-                    ("user", user.into()),
-                    ("period", period(range).into()),
-                    ("limit", limit.clamp(1, MAX_TOP_PAGE).to_string()),
-                    ("page", "1".into()),
-                ],
-                Subject::User(user),
-            )
+            .top_page("user.getTopTracks", user, range, limit)
             .await?;
         Ok(reply
             .toptracks
