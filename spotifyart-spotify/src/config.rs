@@ -51,6 +51,10 @@ pub struct SpotifyConfig {
     /// Most time one call may spend honouring 429 `Retry-After`; beyond it
     /// the call fails with `RateLimited` carrying Spotify's retry time.
     pub max_rate_limit_wait: Duration,
+    /// Most time one call may spend on attempts and the pauses between
+    /// them (rate-limit waits aside): a Spotify that stops answering costs
+    /// a request this, not every retry's full timeout.
+    pub max_call_time: Duration,
 }
 
 impl SpotifyConfig {
@@ -66,6 +70,7 @@ impl SpotifyConfig {
             max_retries: 3,
             backoff: Duration::from_millis(250),
             max_rate_limit_wait: Duration::from_secs(10),
+            max_call_time: Duration::from_secs(15),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Every call to Spotify goes through the shared resilient client
-//! (`spotifyart-upstream`: timeouts, 429 `Retry-After` within a budget,
-//! retried 5xx, body caps, spans without secrets) with Spotify's settings;
+//! (`spotifyart-upstream`: timeouts, 429 `Retry-After` within a budget and
+//! remembered past it, retried 5xx within a time per call, body caps,
+//! spans without secrets) with Spotify's settings;
 //! here are Spotify's error body and its mapping to the core errors.
 
 use std::sync::Arc;
@@ -34,7 +35,8 @@ impl Transport {
             backoff: config.backoff,
             max_rate_limit_wait: config.max_rate_limit_wait,
             rate_limit: status_429,
-        })?;
+        })?
+        .with_max_call_time(config.max_call_time);
         Ok(Self { upstream, config })
     }
 

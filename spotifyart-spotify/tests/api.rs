@@ -519,3 +519,95 @@ async fn a_playlist_profile_weighs_its_tracks_and_artists_equally() {
         assert!(e.to_string().contains("no Spotify tracks"), "{e}");
     }
 }
+
+#[tokio::test]
+async fn outages_meet_every_request_until_they_end() {
+    let (fake, api) = api_for(Mode::Development).await;
+    let unavailable = FaultKind::Status {
+        status: 503,
+        retry_after: None,
+    };
+    fake.outage("/v1/me", unavailable.clone(), Duration::from_secs(3600));
+    // A queued one-shot fault comes first (a zero delay answers normally).
+    fake.inject(Fault {
+        path: "/v1/me".into(),
+        method: None,
+        kind: FaultKind::Delay(Duration::ZERO),
+    });
+    api.me().await.unwrap();
+    let before = fake.count("/v1/me");
+    for _ in 0..2 {
+        let e = api.me().await.unwrap_err();
+        assert!(e.to_string().contains("503"), "{e}");
+    }
+    assert_eq!(fake.count("/v1/me") - before, 8, "every attempt met it");
+    fake.end_outages();
+    api.me().await.unwrap();
+
+    // One that ends by itself.
+    fake.outage("/v1/me", unavailable, Duration::from_millis(300));
+    assert!(api.me().await.is_err());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    api.me().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_long_rate_limit_is_remembered_not_met_again() {
+    let fake = fake(Mode::Development, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let auth = auth(&fake, None);
+    let source = SpotifySource::new(auth.clone(), store.clone());
+    let hour = FaultKind::Status {
+        status: 429,
+        retry_after: Some(3600),
+    };
+    fake.outage("/v1/", hour, Duration::from_secs(3600));
+    let started = Instant::now();
+    let e = source.profile(user).await.unwrap_err();
+    assert_eq!(e.code(), "rate_limited");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
+    let calls = fake.count("/v1/");
+    assert_eq!(calls, 1, "the profile stops at its first call");
+    // Later calls, by any handle sharing the client, fail at once without
+    // calling, saying how long is left.
+    let other = SpotifySource::new(auth.clone(), store).api(user);
+    for _ in 0..5 {
+        let e = other.me().await.unwrap_err();
+        assert_eq!(e.code(), "rate_limited");
+        let left = e.retry_after().unwrap();
+        assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3600));
+        let e = other
+            .top_tracks(TimeRange::ShortTerm, 10)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "rate_limited");
+    }
+    assert_eq!(fake.count("/v1/"), calls, "Spotify was not called again");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "and nobody slept"
+    );
+}
+
+#[tokio::test]
+async fn a_spotify_that_stops_answering_costs_a_call_its_time_not_every_retry() {
+    let fake = fake(Mode::Development, None).await;
+    let (store, user) = signed_in(&fake, "sunny.listener", &listening()).await;
+    let mut config = config(&fake, None);
+    config.max_call_time = Duration::from_millis(1200);
+    let api =
+        SpotifySource::new(spotifyart_spotify::SpotifyAuth::new(config).unwrap(), store).api(user);
+    fake.outage(
+        "/v1/me",
+        FaultKind::Delay(Duration::from_secs(5)),
+        Duration::from_secs(3600),
+    );
+    let started = Instant::now();
+    let e = api.me().await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.code(), "upstream_failed");
+    assert!(e.to_string().contains("no answer within"), "{e}");
+    // 0.8 s, then one retry cut to the 0.4 s left; not 4 x 0.8 s.
+    assert!(took < Duration::from_millis(1600), "{took:?}");
+    assert_eq!(fake.count("/v1/me"), 2);
+}

@@ -5,12 +5,15 @@
 //! with the resilience rules in one place: a timeout on every request,
 //! rate limits honoured within a budget (each service says how it signals
 //! them: [`RateLimitRule`]), 5xx and connection failures retried with
-//! jittered backoff (idempotent requests only), an optional cap on the body
-//! read (streamed, so an oversized answer is cut off, not buffered), and a
-//! `tracing` span per call that never records a URL, a header or a body
-//! (where keys and tokens travel).
+//! jittered backoff (idempotent requests only) within a time budget per
+//! call, a host's `Retry-After` remembered by every later call (so a long
+//! rate limit is not met again request after request), an optional cap on
+//! the body read (streamed, so an oversized answer is cut off, not
+//! buffered), and a `tracing` span per call that never records a URL, a
+//! header or a body (where keys and tokens travel).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -76,11 +79,17 @@ impl Policy {
     }
 }
 
-/// The client; cheap to clone (one connection pool).
+/// The client; cheap to clone (one connection pool, one memory of the
+/// rate limits its hosts asked for).
 #[derive(Clone, Debug)]
 pub struct Upstream {
     client: reqwest::Client,
     policy: Arc<Policy>,
+    /// Longest one call may spend on attempts and the pauses between them
+    /// (rate-limit waits aside, which have their own budget).
+    max_call_time: Duration,
+    /// Until when each host (scheme, host and port) asked not to be called.
+    held: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 /// Installs rustls' ring crypto provider as the process default, which
@@ -102,8 +111,50 @@ impl Upstream {
             .map_err(|e| Error::internal(format!("building the HTTP client: {e}")))?;
         Ok(Self {
             client,
+            max_call_time: policy.request_timeout.saturating_mul(3) / 2,
             policy: Arc::new(policy),
+            held: Arc::default(),
         })
+    }
+
+    /// Bounds each call, retries included, to `max_call_time` (default one
+    /// and a half request timeouts): a retry starts only while time is
+    /// left, and its timeout is cut to what is left. Without the bound a
+    /// service that stops answering holds each call for every retry's full
+    /// timeout (four times ten seconds by default), past what a user or a
+    /// proxy in front waits; with it, one slow answer still gets a retry.
+    pub fn with_max_call_time(mut self, max_call_time: Duration) -> Self {
+        self.max_call_time = max_call_time;
+        self
+    }
+
+    /// How long `url`'s host asked not to be called from now, if it did.
+    fn hold_left(&self, url: &reqwest::Url) -> Option<Duration> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let until = *held.get(&host_key(url))?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Remembers that `url`'s host asked not to be called for `wait`.
+    fn hold(&self, url: &reqwest::Url, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.retain(|_, t| *t > Instant::now());
+        let t = held.entry(host_key(url)).or_insert(until);
+        *t = (*t).max(until);
+    }
+
+    /// The pause before retry `n`, or `None` when the call's time would be
+    /// spent before the retry could start.
+    fn retry_pause(
+        &self,
+        n: u32,
+        started: Instant,
+        rate_limited_for: Duration,
+    ) -> Option<Duration> {
+        let pause = jitter(self.policy.backoff, n);
+        let spent = started.elapsed().saturating_sub(rate_limited_for) + pause;
+        (spent < self.max_call_time).then_some(pause)
     }
 
     /// The underlying client, for building requests.
@@ -174,9 +225,52 @@ impl Upstream {
         let mut failures = 0u32;
         let mut attempt = 0u32;
         loop {
+            let (client, request) = build().build_split();
+            let mut request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "{what}: building the request: {}",
+                        describe(&e, config.request_timeout)
+                    )));
+                }
+            };
+            let url = request.url().clone();
+            // A rate limit this host set, on this call or another: wait it
+            // out within the budget, else fail now without calling. Every
+            // call meeting the 429 again would prolong it (and cost a
+            // round trip to learn nothing).
+            if let Some(left) = self.hold_left(&url) {
+                if rate_limited_for + left <= config.max_rate_limit_wait {
+                    tokio::time::sleep(left).await;
+                    rate_limited_for += left;
+                    continue;
+                }
+                tracing::Span::current().record("attempts", attempt);
+                tracing::debug!(
+                    service,
+                    call = what,
+                    retry_after_s = left.as_secs(),
+                    "rate limited earlier; not calling"
+                );
+                return Err(Error::RateLimited {
+                    retry_after: Some(left),
+                    message: format!(
+                        "{} asked this app to wait before calling again ({what}); {}s to go",
+                        config.display,
+                        left.as_secs()
+                    ),
+                });
+            }
+            // What is left of the call's time, rate-limit waits aside.
+            let left = self
+                .max_call_time
+                .saturating_sub(started.elapsed().saturating_sub(rate_limited_for));
+            let timeout = config.request_timeout.min(left);
+            *request.timeout_mut() = Some(timeout);
             attempt += 1;
             tracing::Span::current().record("attempts", attempt);
-            let result = match build().send().await {
+            let result = match client.execute(request).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
@@ -204,6 +298,7 @@ impl Upstream {
             match result {
                 Ok(reply) if let Some(hint) = (config.rate_limit)(&reply) => {
                     let wait = hint.unwrap_or(config.backoff);
+                    self.hold(&url, wait);
                     if rate_limited_for + wait <= config.max_rate_limit_wait {
                         tracing::warn!(
                             service,
@@ -233,10 +328,11 @@ impl Upstream {
                 Ok(reply)
                     if reply.status.is_server_error()
                         && idempotent
-                        && failures < config.max_retries =>
+                        && failures < config.max_retries
+                        && let Some(pause) =
+                            self.retry_pause(failures + 1, started, rate_limited_for) =>
                 {
                     failures += 1;
-                    let pause = jitter(config.backoff, failures);
                     tracing::warn!(
                         service,
                         call = what,
@@ -257,14 +353,18 @@ impl Upstream {
                     );
                     return Ok(reply);
                 }
-                Err(e) if idempotent && failures < config.max_retries => {
+                Err(e)
+                    if idempotent
+                        && failures < config.max_retries
+                        && let Some(pause) =
+                            self.retry_pause(failures + 1, started, rate_limited_for) =>
+                {
                     failures += 1;
-                    let pause = jitter(config.backoff, failures);
-                    tracing::warn!(service, call = what, error = %describe(&e, config.request_timeout), retry_in_ms = pause.as_millis() as u64, "unreachable; retrying");
+                    tracing::warn!(service, call = what, error = %describe(&e, timeout), retry_in_ms = pause.as_millis() as u64, "unreachable; retrying");
                     tokio::time::sleep(pause).await;
                 }
                 Err(e) => {
-                    let message = format!("{what}: {}", describe(&e, config.request_timeout));
+                    let message = format!("{what}: {}", describe(&e, timeout));
                     tracing::warn!(service, call = what, error = %message, attempts = attempt, "request failed");
                     return Err(Error::Upstream {
                         service: service.into(),
@@ -279,6 +379,11 @@ impl Upstream {
             }
         }
     }
+}
+
+/// The part of a URL a rate limit belongs to: scheme, host and port.
+fn host_key(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// The whole body, or `None` once it passes `max` bytes (read no further).
@@ -382,6 +487,28 @@ mod tests {
             assert!(first >= Duration::from_millis(50) && first <= base);
             assert!(jitter(base, 30) <= Duration::from_secs(10));
         }
+    }
+
+    #[test]
+    fn rate_limits_are_held_per_host_by_every_clone() {
+        let upstream = Upstream::new(Policy::new("test", "Test")).unwrap();
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let hour = Duration::from_secs(3600);
+        upstream.hold(&url("https://api.example/v1/me"), hour);
+        let clone = upstream.clone();
+        let left = clone
+            .hold_left(&url("https://api.example/v1/other"))
+            .unwrap();
+        assert!(left > Duration::from_secs(3590) && left <= hour, "{left:?}");
+        // Another host (the accounts service, an image CDN) is not held.
+        assert_eq!(
+            clone.hold_left(&url("https://accounts.example/token")),
+            None
+        );
+        assert_eq!(clone.hold_left(&url("https://api.example:8443/v1")), None);
+        // A shorter hint never shortens a longer hold.
+        clone.hold(&url("https://api.example/v1/me"), Duration::from_secs(1));
+        assert!(upstream.hold_left(&url("https://api.example/")).unwrap() > left / 2);
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Injected failures: the 429s, 5xx, slow and malformed answers a test
 //! queues so the client's retries, timeouts and error paths meet them.
 //! A fault is taken before the request is routed, so it works on every
-//! path, the accounts service's included.
+//! path, the accounts service's included. Besides one-shot faults, an
+//! [`Outage`] meets every matching request until its deadline: the shape
+//! of a real incident (a minute of 5xx, an hour of 429), which a queue of
+//! one-shot faults cannot play without knowing how many requests will come.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{Method, Response};
 
@@ -45,6 +48,14 @@ pub enum FaultKind {
     Oversized(usize),
 }
 
+/// A fault that meets every request under `path` until `until`.
+#[derive(Clone, Debug)]
+pub(super) struct Outage {
+    pub path: String,
+    pub kind: FaultKind,
+    pub until: Instant,
+}
+
 /// Applies a fault that changes the normal answer rather than replacing it.
 pub(super) fn alter(fault: &FaultKind, reply: &mut Reply) {
     match fault {
@@ -65,12 +76,23 @@ pub(super) fn alter(fault: &FaultKind, reply: &mut Reply) {
 }
 
 impl State {
-    /// Removes and returns the first queued fault matching the request.
+    /// The fault the request meets: the first queued one-shot fault
+    /// matching it (removed), else the first outage under way on its path.
+    /// One-shot faults come first so a test can still script a single
+    /// answer in the middle of an outage.
     pub(super) fn take_fault(&mut self, method: &Method, path: &str) -> Option<FaultKind> {
-        let i = self.faults.iter().position(|f| {
+        let queued = self.faults.iter().position(|f| {
             path.starts_with(&f.path) && f.method.as_ref().is_none_or(|m| m == method)
-        })?;
-        self.faults.remove(i).map(|f| f.kind)
+        });
+        if let Some(i) = queued {
+            return self.faults.remove(i).map(|f| f.kind);
+        }
+        let now = Instant::now();
+        self.outages.retain(|o| o.until > now);
+        self.outages
+            .iter()
+            .find(|o| path.starts_with(&o.path))
+            .map(|o| o.kind.clone())
     }
 }
 

@@ -9,14 +9,14 @@
 //! (`/image/...`, Spotify's size prefixes, distinct colours per album).
 //! Tests inject 429s, 5xx, slow answers, malformed JSON, wrong content
 //! types, oversized bodies, expired and revoked tokens through
-//! [`FakeSpotify`]'s methods.
+//! [`FakeSpotify`]'s methods, once or, as an outage, for a while.
 //!
 //! This file is the whole public surface: [`FakeSpotify`] and every knob a
 //! test turns. Behind it, one module per job:
 //!
 //! - `server`: the listener, request recording and routing, with `reply`
 //!   for the JSON answers and error shape every endpoint builds;
-//! - `faults`: injected failures ([`Fault`]);
+//! - `faults`: injected failures ([`Fault`], and outages that last);
 //! - `accounts`: `/authorize` and `/api/token`;
 //! - `cdn`: the album covers under `/image/`;
 //! - `web_api`: the `/v1` routes, with `objects` for the JSON objects
@@ -39,6 +39,7 @@ mod web_api;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use secrecy::SecretString;
@@ -174,6 +175,26 @@ impl FakeSpotify {
                 },
             });
         }
+    }
+
+    /// From now until `lasting` has passed, every request whose path starts
+    /// with `path_prefix` meets `kind` (queued one-shot faults still come
+    /// first). An incident as Spotify has them: 5xx for a minute, 429 with
+    /// an hour's `Retry-After`, or every answer slow, however many requests
+    /// arrive meanwhile. `"/"` covers everything, the browser's
+    /// `/authorize` page included; `"/v1/"` and `"/api/token"` are what
+    /// servers call.
+    pub fn outage(&self, path_prefix: &str, kind: FaultKind, lasting: Duration) {
+        self.lock().outages.push(faults::Outage {
+            path: path_prefix.into(),
+            kind,
+            until: Instant::now() + lasting,
+        });
+    }
+
+    /// Ends every outage now (Spotify is back).
+    pub fn end_outages(&self) {
+        self.lock().outages.clear();
     }
 
     /// Every access token issued so far is now expired.

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use spotifyart_core::TimeRange;
 use url::Url;
 
+use super::faults::Outage;
 use super::{FakeApp, Fault, Mode, Recorded};
 
 #[derive(Clone, Debug)]
@@ -99,6 +100,8 @@ pub(super) struct State {
     pub rotate_refresh: bool,
     pub token_lifetime: i64,
     pub faults: VecDeque<Fault>,
+    /// Time-bounded faults, dropped once past their deadline.
+    pub outages: Vec<Outage>,
     pub requests: Vec<Recorded>,
     pub counter: u64,
     /// Image CDN requests being answered now, and the most at once.
@@ -141,6 +144,7 @@ impl State {
             rotate_refresh: false,
             token_lifetime: 3600,
             faults: VecDeque::new(),
+            outages: Vec::new(),
             requests: Vec::new(),
             counter: 0,
             images_in_flight: 0,
