@@ -1045,3 +1045,120 @@ async fn a_lastfm_user_accepts_an_invite_by_signing_in_with_lastfm() {
     let resp = h.get(&b, &callback).await;
     assert!(location(&resp).contains("error="), "{resp:?}");
 }
+
+/// Every call the servers make to Spotify (the Web API and the token
+/// endpoint; the browser's `/authorize` page stays up) meets `kind` for
+/// an hour, unless ended.
+fn spotify_outage(h: &Harness, kind: spotifyart_spotify::fake::FaultKind) {
+    let hour = std::time::Duration::from_secs(3600);
+    h.fake.outage("/v1/", kind.clone(), hour);
+    h.fake.outage("/api/token", kind, hour);
+}
+
+fn spotify_status(status: u16, retry_after: Option<u64>) -> spotifyart_spotify::fake::FaultKind {
+    spotifyart_spotify::fake::FaultKind::Status {
+        status,
+        retry_after,
+    }
+}
+
+/// A request, timed.
+async fn timed<F: std::future::Future>(f: F) -> (F::Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let out = f.await;
+    (out, started.elapsed())
+}
+
+#[tokio::test]
+async fn spotify_answering_5xx_is_a_prompt_502_and_sessions_and_stored_moods_survive() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
+    spotify_outage(&h, spotify_status(503, None));
+    let (resp, took) = timed(h.post(&b, "/api/v1/music/mood/refresh", None)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "{resp:?}");
+    assert_eq!(error_code(&resp), "upstream_failed");
+    // Three retries with jittered backoff from 250 ms: under 2 s.
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    // The stored mood and the session need no Spotify.
+    assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
+    assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
+    // A sign-in ends on the home page with a code saying why.
+    let (c, callback) = h.start_sign_in("midnight.listener", "/discover").await;
+    let (resp, took) = timed(h.get(&c, &callback)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/?error=spotify_unavailable");
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    // Spotify back: everything works again, nothing to reset.
+    h.fake.end_outages();
+    let resp = h.post(&b, "/api/v1/music/mood/refresh", None).await;
+    assert_eq!(resp.status(), 200, "{resp:?}");
+    h.sign_in("midnight.listener").await;
+}
+
+#[tokio::test]
+async fn spotify_rate_limiting_for_an_hour_is_met_once_then_answered_at_once() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
+    spotify_outage(&h, spotify_status(429, Some(3600)));
+    let before = h.fake.count("/v1/") + h.fake.count("/api/token");
+    for _ in 0..3 {
+        let (resp, took) = timed(h.post(&b, "/api/v1/music/mood/refresh", None)).await;
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{resp:?}");
+        assert_eq!(error_code(&resp), "rate_limited");
+        let after: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((3590..=3600).contains(&after), "{after}");
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    }
+    // A sign-in: busy, promptly.
+    let (c, callback) = h.start_sign_in("midnight.listener", "/discover").await;
+    let (resp, took) = timed(h.get(&c, &callback)).await;
+    assert_eq!(location(&resp), "/?error=spotify_busy");
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(
+        h.fake.count("/v1/") + h.fake.count("/api/token") - before,
+        1,
+        "Spotify was asked once; every later call waited for its hour"
+    );
+    // Stored moods and sessions are still served.
+    assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
+    assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_spotify_that_answers_in_10_s_costs_a_request_at_most_15_s() {
+    let h = harness().await;
+    let b = h.sign_in("sunny.listener").await;
+    assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
+    spotify_outage(
+        &h,
+        spotifyart_spotify::fake::FaultKind::Delay(std::time::Duration::from_secs(10)),
+    );
+    let (c, callback) = h.start_sign_in("midnight.listener", "/discover").await;
+    let refresh = timed(h.post(&b, "/api/v1/music/mood/refresh", None));
+    let stored = timed(h.get(&b, "/api/v1/music/mood"));
+    let sign_in = timed(h.get(&c, &callback));
+    let ((refresh, r_took), (stored, s_took), (sign_in, i_took)) =
+        tokio::join!(refresh, stored, sign_in);
+    eprintln!("slow Spotify: refresh {r_took:?}, stored mood {s_took:?}, sign-in {i_took:?}");
+    assert_eq!(refresh.status(), StatusCode::BAD_GATEWAY, "{refresh:?}");
+    assert!(
+        body(&refresh)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within"),
+        "{refresh:?}"
+    );
+    // 10 s, then one retry cut to the 5 s left (not 4 x 10 s).
+    assert!(r_took < std::time::Duration::from_secs(17), "{r_took:?}");
+    assert_eq!(stored.status(), 200);
+    assert!(s_took < std::time::Duration::from_secs(1), "{s_took:?}");
+    // The code exchange is a POST (not retried): 10 s.
+    assert_eq!(location(&sign_in), "/?error=spotify_unavailable");
+    assert!(i_took < std::time::Duration::from_secs(12), "{i_took:?}");
+}
