@@ -105,6 +105,16 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// The store is out of space: its disk is full or its database file
+    /// reached a size limit. Writes fail until space is freed; reads go on.
+    #[error("storage full: {message}")]
+    StorageFull {
+        /// What failed.
+        message: String,
+        /// Underlying driver error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A model (mood or image) failed to load or run.
     #[error("model failed: {message}")]
     Model {
@@ -190,6 +200,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::Io { .. } => "io",
             Error::Storage { .. } => "storage_failed",
+            Error::StorageFull { .. } => "storage_full",
             Error::Model { .. } => "model_failed",
             Error::Internal { .. } => "internal",
         }
@@ -207,7 +218,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Upstream { .. } | Error::Storage { .. }
+            Error::RateLimited { .. }
+                | Error::Upstream { .. }
+                | Error::Storage { .. }
+                | Error::StorageFull { .. }
         )
     }
 }

@@ -53,7 +53,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::InvalidInput { .. } | Error::NotSupported { .. } => StatusCode::BAD_REQUEST,
         Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
-        Error::Storage { .. } | Error::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Storage { .. } | Error::StorageFull { .. } | Error::Cancelled => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -64,6 +66,9 @@ pub fn error_response(e: &Error) -> Response {
     let status = status_of(e);
     let message = match e {
         Error::Storage { .. } => "the database is unavailable; try again shortly".to_string(),
+        Error::StorageFull { .. } => {
+            "the server is out of storage space, so nothing was saved; try again later".to_string()
+        }
         Error::Io { .. } | Error::Internal { .. } => {
             "internal error; the request id is in the X-Request-Id header".to_string()
         }
@@ -161,4 +166,36 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         r
     };
     Ok(response)
+}
+
+#[cfg(test)]
+mod storage_full_tests {
+    use super::*;
+
+    /// A full disk is a 503 `storage_full` that says nothing was saved and
+    /// keeps the driver's detail for the log (issue 23).
+    #[tokio::test]
+    async fn a_full_disk_is_a_503_storage_full() {
+        use warp::Filter as _;
+        let full = || Error::StorageFull {
+            message: "saving failed: database or disk is full".into(),
+            source: None,
+        };
+        let detail = error_response(&full())
+            .extensions()
+            .get::<Detail>()
+            .unwrap()
+            .0
+            .clone();
+        assert!(detail.contains("database or disk is full"), "{detail}");
+        let route = warp::any().map(move || error_response(&full()));
+        let response = warp::test::request().reply(&route).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"]["code"], "storage_full");
+        assert_eq!(
+            body["error"]["message"],
+            "the server is out of storage space, so nothing was saved; try again later"
+        );
+    }
 }

@@ -250,7 +250,7 @@ pub async fn callback(
             fail(match e {
                 Error::RateLimited { .. } => "spotify_busy",
                 Error::Upstream { .. } => "spotify_unavailable",
-                Error::Storage { .. } => "unavailable",
+                Error::Storage { .. } | Error::StorageFull { .. } => "unavailable",
                 _ => "exchange_failed",
             })
         }

@@ -10,7 +10,7 @@ from spotifyart._errors import BY_CODE
 CODES = [
     "not_found", "already_exists", "conflict", "unauthorized", "revoked", "forbidden", "rate_limited",
     "upstream_failed", "invalid_input", "not_supported", "cancelled", "io", "storage_failed",
-    "model_failed", "internal",
+    "storage_full", "model_failed", "internal",
 ]
 
 
@@ -23,6 +23,7 @@ def test_one_class_per_core_error_code() -> None:
     assert issubclass(sa.NotFound, LookupError)
     assert issubclass(sa.IoError, OSError)
     assert issubclass(sa.Revoked, sa.Unauthorized)
+    assert issubclass(sa.StorageFull, sa.StorageError)
 
 
 def test_errors_from_the_engine_carry_their_code(tmp_path: Path) -> None:

@@ -22,11 +22,47 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(args)) {
+    match runtime.block_on(async {
+        survive_file_size_limit();
+        commands::run(args).await
+    }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A write past the file-size limit (`ulimit -f`, `RLIMIT_FSIZE`) raises
+/// SIGXFSZ, whose default action kills the process: one SQLite write
+/// would take the whole service down. With a handler installed (tokio's,
+/// which needs no unsafe code and stays for the life of the process) the
+/// write fails with EFBIG instead, SQLite reports an I/O error, that
+/// request gets a 503, and writes succeed again once the limit is raised.
+/// Each such signal is logged (at most every 10 seconds).
+fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+            Ok(mut xfsz) => {
+                tokio::spawn(async move {
+                    let mut warned: Option<std::time::Instant> = None;
+                    while xfsz.recv().await.is_some() {
+                        if warned.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(10))
+                        {
+                            warned = Some(std::time::Instant::now());
+                            tracing::warn!(
+                                "a write went past the file-size limit (SIGXFSZ, `ulimit -f`); it failed with EFBIG"
+                            );
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot catch SIGXFSZ; a write past `ulimit -f` will end the process")
+            }
         }
     }
 }

@@ -427,3 +427,36 @@ fn migrate_creates_and_upgrades_the_database() {
         "{err}"
     );
 }
+
+/// A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, whose
+/// default action would kill the process mid-write; the binary catches it,
+/// so the write fails with EFBIG and the command says why (issue 23).
+#[cfg(unix)]
+#[test]
+fn a_write_past_the_file_size_limit_is_an_error_not_a_kill() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("s.db").display());
+    // 64 blocks of 512 bytes: the migrations write far more.
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -f 64 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_spotifyart"))
+        .args(["migrate", "--database-url", &url])
+        .current_dir(tmp.path())
+        .env_remove("SPOTIFYART_ENCRYPTION_KEY")
+        .output()
+        .expect("run spotifyart under ulimit -f");
+    assert_eq!(out.status.signal(), None, "killed: {:?}", out.status);
+    let err = failed(&out);
+    assert!(
+        err.contains("disk I/O error") && err.contains("file-size limit"),
+        "{err}"
+    );
+    // With the limit lifted the same database migrates: nothing was left
+    // half-written that it cannot read.
+    let out = ok(&spotifyart(
+        &["migrate", "--database-url", &url],
+        tmp.path(),
+    ));
+    assert!(out.contains("database is up to date"), "{out}");
+}

@@ -32,6 +32,7 @@ from ._errors import (
     Revoked,
     SpotifyArtError,
     StorageError,
+    StorageFull,
     Unauthorized,
     UpstreamError,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "SpotifyArtError",
     "Store",
     "StorageError",
+    "StorageFull",
     "Unauthorized",
     "UpstreamError",
     "__version__",

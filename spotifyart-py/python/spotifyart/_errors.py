@@ -26,6 +26,7 @@ __all__ = [
     "Cancelled",
     "IoError",
     "StorageError",
+    "StorageFull",
     "ModelError",
     "InternalError",
 ]
@@ -133,6 +134,15 @@ class StorageError(SpotifyArtError):
     code = "storage_failed"
 
 
+class StorageFull(StorageError):
+    """The store is out of space (a full disk, a size limit): nothing was written.
+
+    Reads still work; writes succeed again once space is freed.
+    """
+
+    code = "storage_full"
+
+
 class ModelError(SpotifyArtError):
     """A mood or image model failed to load or run; the message says how to fix it.
 
@@ -148,7 +158,7 @@ class InternalError(SpotifyArtError):
     code = "internal"
 
 
-for _cls in [SpotifyArtError, *SpotifyArtError.__subclasses__(), Revoked]:
+for _cls in [SpotifyArtError, *SpotifyArtError.__subclasses__(), Revoked, StorageFull]:
     _cls.__module__ = "spotifyart"  # tracebacks and pickles say spotifyart.NotFound
 
 #: Core error code -> class, as the native module picks them.
@@ -168,6 +178,7 @@ BY_CODE = {
         Cancelled,
         IoError,
         StorageError,
+        StorageFull,
         ModelError,
         InternalError,
     )
