@@ -418,3 +418,53 @@ async fn a_prompt_of_ones_own_is_keyed_stored_and_reused() {
     ));
     assert!(engine.prepare_prompt("  ", &params).is_err());
 }
+
+/// A painter with a bug: it panics, with internals in the message.
+#[derive(Debug)]
+struct Panicking;
+
+impl ImageGenerator for Panicking {
+    fn models(&self) -> Vec<spotifyart_core::ModelInfo> {
+        PalettePainter.models()
+    }
+    fn generate(
+        &self,
+        _: &spotifyart_core::ArtRequest,
+        _: &GenerationContext,
+    ) -> spotifyart_core::Result<spotifyart_core::GeneratedImage> {
+        panic!("index out of bounds in /srv/models/unet.safetensors");
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_model_fails_the_try_with_a_plain_reason_and_the_worker_goes_on() {
+    let engine = Engine::builder()
+        .generator(Arc::new(Panicking))
+        .jobs(JobSettings {
+            max_attempts: 1,
+            ..JobSettings::default()
+        })
+        .build();
+    for seed in 0..2 {
+        let art = engine
+            .prepare(
+                subject_one(None, Mood::new(0.3, 0.3, 1.0, vec![], "t")),
+                &ArtParams {
+                    seed: Some(seed),
+                    ..small()
+                },
+            )
+            .unwrap();
+        let ArtTicket::Queued(_) = engine.request_art(&art, None).await.unwrap() else {
+            panic!("queued")
+        };
+        let job = engine.run_next_job("w").await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        let reason = job.last_error.unwrap();
+        assert!(reason.contains("failed unexpectedly"), "{reason}");
+        assert!(
+            !reason.contains("/srv") && !reason.contains("task"),
+            "the panic's message stays in the log: {reason}"
+        );
+    }
+}

@@ -20,6 +20,9 @@ use crate::prompt::PromptComposer;
 use crate::store::{Job, JobSpec, NewJob};
 use crate::{Error, Result};
 
+/// What a job says when the painter panicked; the panic itself is logged.
+const PANICKED: &str = "the painter failed unexpectedly; the error was logged";
+
 /// An art request with every default filled in and its content key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PreparedArt {
@@ -205,7 +208,12 @@ impl Engine {
         let image =
             tokio::task::spawn_blocking(move || generator.generate_checked(&request, &run_ctx))
                 .await
-                .map_err(|e| Error::internal(format!("image generator panicked: {e}")))??;
+                .map_err(|e| {
+                    // The panic's message is for us, not for the job's
+                    // owner (it can name files, shapes, anything).
+                    tracing::error!(key = %art.key, error = %e, "the image generator panicked");
+                    Error::model(PANICKED)
+                })??;
         let artwork = Artwork::new(
             art.subject.clone(),
             art.request.clone(),
