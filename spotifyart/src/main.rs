@@ -81,9 +81,14 @@ fn init_logging(verbose: u8, service: bool) {
         .or_else(|_| std::env::var("RUST_LOG"))
         .map(EnvFilter::new)
         .unwrap_or_else(|_| EnvFilter::new(default));
+    // A log line that cannot be written (the log's disk full, or past
+    // `ulimit -f`) is dropped: by default tracing-subscriber reports it
+    // with `eprintln!`, which panics when stderr fails the same way, and
+    // the panic took down the request being logged (an empty reply).
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     if service {
         logs.json().with_current_span(false).init();
     } else {
