@@ -1076,6 +1076,7 @@ async fn spotify_answering_5xx_is_a_prompt_502_and_sessions_and_stored_moods_sur
     assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
     spotify_outage(&h, spotify_status(503, None));
     let (resp, took) = timed(h.post(&b, "/api/v1/music/mood/refresh", None)).await;
+    eprintln!("Spotify answering 503: refresh {took:?}");
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "{resp:?}");
     assert_eq!(error_code(&resp), "upstream_failed");
     // Three retries with jittered backoff from 250 ms: under 2 s.
@@ -1087,6 +1088,7 @@ async fn spotify_answering_5xx_is_a_prompt_502_and_sessions_and_stored_moods_sur
     let (c, callback) = h.start_sign_in("midnight.listener", "/discover").await;
     let (resp, took) = timed(h.get(&c, &callback)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    eprintln!("Spotify answering 503: sign-in {took:?}");
     assert_eq!(location(&resp), "/?error=spotify_unavailable");
     assert!(took < std::time::Duration::from_secs(3), "{took:?}");
     // Spotify back: everything works again, nothing to reset.
@@ -1105,6 +1107,7 @@ async fn spotify_rate_limiting_for_an_hour_is_met_once_then_answered_at_once() {
     let before = h.fake.count("/v1/") + h.fake.count("/api/token");
     for _ in 0..3 {
         let (resp, took) = timed(h.post(&b, "/api/v1/music/mood/refresh", None)).await;
+        eprintln!("Spotify answering 429: refresh {took:?}");
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{resp:?}");
         assert_eq!(error_code(&resp), "rate_limited");
         let after: u64 = resp.headers()["retry-after"]
