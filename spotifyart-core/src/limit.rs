@@ -41,6 +41,22 @@ impl Quota {
         let period = i64::try_from(self.period.as_micros()).unwrap_or(i64::MAX);
         (period / i64::from(self.burst.max(1))).max(1)
     }
+
+    /// How far ahead of now a key's arrival time may run: the whole burst
+    /// of intervals, in microseconds.
+    pub fn tolerance_micros(&self) -> i64 {
+        self.interval_micros()
+            .saturating_mul(i64::from(self.burst.max(1)))
+    }
+
+    /// `tat` as it can be at `now`: never further ahead than the
+    /// tolerance. Only a clock stepped back leaves it further (it was
+    /// stored at a later "now"); taken as is, the key would be refused
+    /// for as long as the step. Clamped, it counts as a burst used up just
+    /// now: refused for one interval, then refilling as usual.
+    pub fn clamp_tat(&self, tat: i64, now: i64) -> i64 {
+        tat.min(now.saturating_add(self.tolerance_micros()))
+    }
 }
 
 /// What [`gcra`] decided.
@@ -62,8 +78,9 @@ pub enum Gcra {
 /// stored theoretical arrival time is `tat` (`None` for a new key).
 pub fn gcra(tat: Option<i64>, now: i64, quota: Quota) -> Gcra {
     let interval = quota.interval_micros();
-    let tolerance = interval.saturating_mul(i64::from(quota.burst.max(1)));
-    let next = tat.unwrap_or(now).max(now).saturating_add(interval);
+    let tolerance = quota.tolerance_micros();
+    let tat = tat.map_or(now, |t| quota.clamp_tat(t, now));
+    let next = tat.max(now).saturating_add(interval);
     let ahead = next - now;
     if ahead > tolerance {
         Gcra::Refuse {
@@ -129,6 +146,11 @@ impl InMemoryLimiter {
             // A cell whose arrival time has passed is a full allowance:
             // forgetting it changes no decision.
             cells.retain(|_, tat| *tat > now);
+        }
+        // After the clock stepped back, keep the clamped arrival time so
+        // the key refills from now, not from the earlier "now".
+        if let Some(tat) = cells.get_mut(key) {
+            *tat = quota.clamp_tat(*tat, now);
         }
         match gcra(cells.get(key).copied(), now, quota) {
             Gcra::Allow { tat } => {

@@ -30,6 +30,11 @@ local interval = tonumber(ARGV[2])
 local tolerance = interval * tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
+if tat > now + tolerance then
+  -- The clock stepped back: a burst used up just now (Quota::clamp_tat).
+  tat = now + tolerance
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil(tolerance / 1000) + 1)
+end
 local nxt = tat + interval
 local ahead = nxt - now
 if ahead > tolerance then

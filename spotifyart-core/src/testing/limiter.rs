@@ -39,6 +39,7 @@ macro_rules! limiter_conformance_tests {
             conformance_test!(burst_then_refill);
             conformance_test!(keys_are_independent);
             conformance_test!(concurrent_checks_are_exact);
+            conformance_test!(a_clock_stepped_back_refuses_one_interval_not_the_step);
         }
     };
     ($make:expr) => {
@@ -122,4 +123,30 @@ pub async fn concurrent_checks_are_exact(l: Arc<dyn RateLimiter>) {
         }
     }
     assert_eq!(allowed, 20);
+}
+
+/// The clock stepped back an hour (NTP, a VM restored): a key used up at
+/// the later time is refused for one refill interval, then refills as
+/// usual, rather than refused for the hour (issue 23, the clock fault).
+pub async fn a_clock_stepped_back_refuses_one_interval_not_the_step(l: Arc<dyn RateLimiter>) {
+    let q = Quota::new(5, Duration::from_secs(10));
+    let k = key("step-back");
+    let hour = 3_600_000;
+    for _ in 0..5 {
+        assert_eq!(l.check(&k, q, at(hour)).await.unwrap(), None);
+    }
+    assert_eq!(
+        l.check(&k, q, at(0)).await.unwrap(),
+        Some(Duration::from_secs(2)),
+        "one interval, not the hour"
+    );
+    assert_eq!(l.check(&k, q, at(2000)).await.unwrap(), None);
+    assert!(l.check(&k, q, at(2000)).await.unwrap().is_some());
+    for i in 0..5 {
+        assert_eq!(
+            l.check(&k, q, at(60_000)).await.unwrap(),
+            None,
+            "refilled {i}"
+        );
+    }
 }
