@@ -77,6 +77,9 @@ fn export_seeds() -> Vec<Vec<u8>> {
         "exports/bob/MyData/StreamingHistory_music_0.json",
         "exports/bob/MyData/StreamingHistory_podcast_0.json",
         "exports/bob/MyData/Userdata.json",
+        "exports/alice/MyData/Wrapped2024.json",
+        "exports/alice/MyData/Playlist1.json",
+        "exports/alice/MyData/YourLibrary.json",
     ] {
         let text = std::fs::read(examples().join(rel)).expect("sample export");
         let value: serde_json::Value = serde_json::from_slice(&text).expect("sample is JSON");
@@ -102,6 +105,9 @@ const NAMES: &[&str] = &[
     "Streaming_History_Video_2024.json",
     "endsong_0.json",
     "Userdata.json",
+    "Wrapped2024.json",
+    "Playlist1.json",
+    "YourLibrary.json",
     "my history (copy).json",
     "history.JSON",
     "history.txt",
@@ -190,7 +196,7 @@ fn fuzz_export_json() {
     let reader = ExportReader::default();
     fuzz("export_json", 300, |rng| {
         let data = seed_or_hostile(rng, &seeds);
-        let name = rng.pick(&NAMES[..9]);
+        let name = rng.pick(&NAMES[..12]);
         let path = dir.path().join(name);
         std::fs::write(&path, &data).unwrap();
         let result = reader.read(&path);
