@@ -54,12 +54,26 @@ pub enum Error {
         /// Human-readable reason.
         message: String,
     },
-    /// Too many requests; try again after `retry_after` when known.
+    /// The caller sent too many requests (our own limits); try again after
+    /// `retry_after` when known. A service we call limiting us is
+    /// [`Error::UpstreamBusy`], not this.
     #[error("rate limited{}: {message}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs().max(1))).unwrap_or_default())]
     RateLimited {
         /// How long to wait before retrying, when the limiter said.
         retry_after: Option<Duration>,
         /// Who limited us and why.
+        message: String,
+    },
+    /// A service we depend on (Spotify, ListenBrainz, Last.fm) is rate
+    /// limiting this app: nothing the caller did; try again after
+    /// `retry_after` when known.
+    #[error("{message}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs().max(1))).unwrap_or_default())]
+    UpstreamBusy {
+        /// Which upstream, e.g. `spotify`.
+        service: String,
+        /// How long to wait before retrying, when the service said.
+        retry_after: Option<Duration>,
+        /// Who limits us, on which call (never a token or key).
         message: String,
     },
     /// A service we depend on (Spotify, a model host) failed or answered nonsense.
@@ -194,6 +208,7 @@ impl Error {
             Error::Revoked { .. } => "revoked",
             Error::Forbidden { .. } => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
+            Error::UpstreamBusy { .. } => "upstream_busy",
             Error::Upstream { .. } => "upstream_failed",
             Error::InvalidInput { .. } => "invalid_input",
             Error::NotSupported { .. } => "not_supported",
@@ -206,10 +221,13 @@ impl Error {
         }
     }
 
-    /// How long to wait before retrying, for rate-limited errors.
+    /// How long to wait before retrying, for rate-limited errors (ours or
+    /// an upstream's).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RateLimited { retry_after, .. } => *retry_after,
+            Error::RateLimited { retry_after, .. } | Error::UpstreamBusy { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -219,6 +237,7 @@ impl Error {
         matches!(
             self,
             Error::RateLimited { .. }
+                | Error::UpstreamBusy { .. }
                 | Error::Upstream { .. }
                 | Error::Storage { .. }
                 | Error::StorageFull { .. }
@@ -238,6 +257,18 @@ mod tests {
         };
         assert_eq!(e.to_string(), "rate limited (retry after 30s): spotify");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+        let e = Error::UpstreamBusy {
+            service: "spotify".into(),
+            retry_after: Some(Duration::from_secs(3600)),
+            message: "Spotify is rate limiting this app (top artists)".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Spotify is rate limiting this app (top artists) (retry after 3600s)"
+        );
+        assert_eq!(e.code(), "upstream_busy");
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
+        assert!(e.is_transient());
         let e = Error::Upstream {
             service: "spotify".into(),
             status: Some(502),

@@ -11,7 +11,8 @@ use spotifyart_core::store::JobState;
 use spotifyart_core::testing::{CountingGenerator, FlakyGenerator, ManualClock};
 use spotifyart_core::{
     ArtOutcome, ArtParams, ArtTicket, Engine, Error, FixtureSource, GenerationContext,
-    ImageGenerator, InMemoryStore, PalettePainter, Store, Style, UserId, read_export,
+    ImageGenerator, InMemoryStore, ListeningProfile, PalettePainter, Store, Style, UserId,
+    read_export,
 };
 
 spotifyart_core::store_conformance_tests!(async {
@@ -467,4 +468,98 @@ async fn a_panicking_model_fails_the_try_with_a_plain_reason_and_the_worker_goes
             "the panic's message stays in the log: {reason}"
         );
     }
+}
+
+/// A source that fails with the error set, else answers as its fixture.
+#[derive(Debug, Default)]
+struct FailingSource {
+    fixture: FixtureSource,
+    failure: std::sync::Mutex<Option<fn() -> Error>>,
+}
+
+#[async_trait::async_trait]
+impl spotifyart_core::MusicSource for FailingSource {
+    fn name(&self) -> &str {
+        "failing"
+    }
+    async fn profile(&self, user: UserId) -> spotifyart_core::Result<ListeningProfile> {
+        let failure = *self.failure.lock().unwrap();
+        match failure {
+            Some(failure) => Err(failure()),
+            None => self.fixture.profile(user).await,
+        }
+    }
+}
+
+/// Past its hour, a stored mood is still served while the source fails
+/// for a while (5xx, its rate limit), saying its age in `computed_at`;
+/// a revoked or refused access still surfaces, and so does a failure with
+/// no mood stored, or on an explicit refresh (issue 23).
+#[tokio::test]
+async fn a_stored_mood_outlives_a_failing_source_but_not_a_revoked_access() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let source = Arc::new(FailingSource::default());
+    let (user, newcomer) = (UserId::new(), UserId::new());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/exports/");
+    for u in [user, newcomer] {
+        source
+            .fixture
+            .insert(u, read_export(format!("{dir}carol.zip")).unwrap())
+            .unwrap();
+    }
+    let engine = Engine::builder()
+        .source(source.clone())
+        .clock(clock.clone())
+        .build();
+    let hour = Duration::from_secs(3600);
+    let first = engine.current_mood(user, None, hour).await.unwrap();
+    clock.advance(chrono::Duration::hours(2));
+    let fail = |f: Option<fn() -> Error>| *source.failure.lock().unwrap() = f;
+
+    let transient: [fn() -> Error; 3] = [
+        || Error::Upstream {
+            service: "spotify".into(),
+            status: Some(503),
+            message: "top artists: Service Unavailable".into(),
+        },
+        || Error::Upstream {
+            service: "spotify".into(),
+            status: None,
+            message: "top artists: no answer within 10.0s".into(),
+        },
+        || Error::UpstreamBusy {
+            service: "spotify".into(),
+            retry_after: Some(Duration::from_secs(3600)),
+            message: "Spotify is rate limiting this app (top artists)".into(),
+        },
+    ];
+    for failure in transient {
+        fail(Some(failure));
+        let served = engine.current_mood(user, None, hour).await.unwrap();
+        assert_eq!(served, first, "the stored mood, {:?}", failure());
+        // Nobody stored yet: the failure is the answer.
+        let e = engine.current_mood(newcomer, None, hour).await.unwrap_err();
+        assert_eq!(e.code(), failure().code());
+        // Asked to read now: the failure is the answer too.
+        let e = engine.refresh_mood(user, None).await.unwrap_err();
+        assert_eq!(e.code(), failure().code());
+    }
+
+    let permanent: [fn() -> Error; 2] = [
+        || Error::unauthorized("Spotify rejected the access token (top artists)"),
+        || Error::Revoked {
+            provider: "spotify".into(),
+        },
+    ];
+    for failure in permanent {
+        fail(Some(failure));
+        let e = engine.current_mood(user, None, hour).await.unwrap_err();
+        assert_eq!(e.code(), failure().code());
+    }
+
+    // Spotify back: the mood is read again and recorded.
+    fail(None);
+    let fresh = engine.current_mood(user, None, hour).await.unwrap();
+    assert_eq!(fresh.computed_at, engine.now());
+    assert!(fresh.computed_at > first.computed_at);
 }

@@ -37,7 +37,8 @@ pub struct ErrorBody {
 /// Code and message.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorInfo {
-    /// Stable machine-readable code (`not_found`, `rate_limited`, ...).
+    /// Stable machine-readable code (`not_found`, `rate_limited`,
+    /// `upstream_busy`, ...).
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
@@ -53,9 +54,12 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::InvalidInput { .. } | Error::NotSupported { .. } => StatusCode::BAD_REQUEST,
         Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
-        Error::Storage { .. } | Error::StorageFull { .. } | Error::Cancelled => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        // Spotify (or another service) limiting this app is not the
+        // caller's doing: not a 429, which would say they sent too much.
+        Error::UpstreamBusy { .. }
+        | Error::Storage { .. }
+        | Error::StorageFull { .. }
+        | Error::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -68,6 +72,20 @@ pub fn error_response(e: &Error) -> Response {
         Error::Storage { .. } => "the database is unavailable; try again shortly".to_string(),
         Error::StorageFull { .. } => {
             "the server is out of storage space, so nothing was saved; try again later".to_string()
+        }
+        Error::UpstreamBusy {
+            service,
+            retry_after,
+            ..
+        } => {
+            let when = match retry_after {
+                Some(after) => format!("in {}s", whole_seconds(*after)),
+                None => "later".into(),
+            };
+            format!(
+                "{} is limiting our requests; try again {when}",
+                service_name(service)
+            )
         }
         Error::Io { .. } | Error::Internal { .. } => {
             "internal error; the request id is in the X-Request-Id header".to_string()
@@ -85,10 +103,24 @@ pub fn error_response(e: &Error) -> Response {
 }
 
 pub(crate) fn set_retry_after(response: &mut Response, after: Duration) {
-    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
     response
         .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        .insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(after)));
+}
+
+/// `after` rounded up to whole seconds, at least one.
+fn whole_seconds(after: Duration) -> u64 {
+    (after.as_secs() + u64::from(after.subsec_nanos() > 0)).max(1)
+}
+
+/// A service's name for people, from the name errors carry.
+fn service_name(service: &str) -> &str {
+    match service {
+        "spotify" => "Spotify",
+        "listenbrainz" => "ListenBrainz",
+        "lastfm" => "Last.fm",
+        _ => "A service we depend on",
+    }
 }
 
 fn body(status: StatusCode, code: &'static str, message: String) -> Response {
@@ -197,5 +229,67 @@ mod storage_full_tests {
             body["error"]["message"],
             "the server is out of storage space, so nothing was saved; try again later"
         );
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::*;
+
+    /// Spotify limiting this app is a 503 `upstream_busy` with
+    /// `Retry-After` that names Spotify and nothing of the call; our own
+    /// limits stay a 429 `rate_limited` (issue 23).
+    #[tokio::test]
+    async fn spotify_limiting_us_is_a_503_and_our_limit_a_429() {
+        use warp::Filter as _;
+        let busy = || Error::UpstreamBusy {
+            service: "spotify".into(),
+            retry_after: Some(Duration::from_millis(3_599_500)),
+            message: "Spotify is rate limiting this app (playlist 37i9dQZF1); waited 10s already"
+                .into(),
+        };
+        let route = warp::any().map(move || error_response(&busy()));
+        let response = warp::test::request().reply(&route).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3600");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"]["code"], "upstream_busy");
+        assert_eq!(
+            body["error"]["message"],
+            "Spotify is limiting our requests; try again in 3600s"
+        );
+        let detail = error_response(&busy())
+            .extensions()
+            .get::<Detail>()
+            .unwrap()
+            .0
+            .clone();
+        assert!(detail.contains("playlist 37i9dQZF1"), "{detail}");
+
+        let no_hint = || Error::UpstreamBusy {
+            service: "lastfm".into(),
+            retry_after: None,
+            message: "Last.fm is rate limiting this app (user.getTopTracks)".into(),
+        };
+        let route = warp::any().map(move || error_response(&no_hint()));
+        let response = warp::test::request().reply(&route).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "Last.fm is limiting our requests; try again later"
+        );
+
+        let ours = || Error::RateLimited {
+            retry_after: Some(Duration::from_secs(42)),
+            message: "too many mood refreshes; try again later".into(),
+        };
+        let route = warp::any().map(move || error_response(&ours()));
+        let response = warp::test::request().reply(&route).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"]["code"], "rate_limited");
     }
 }

@@ -248,7 +248,7 @@ pub async fn callback(
         Err(e) => {
             tracing::warn!(error = %e, "sign-in failed");
             fail(match e {
-                Error::RateLimited { .. } => "spotify_busy",
+                Error::UpstreamBusy { .. } => "spotify_busy",
                 Error::Upstream { .. } => "spotify_unavailable",
                 Error::Storage { .. } | Error::StorageFull { .. } => "unavailable",
                 _ => "exchange_failed",
@@ -319,10 +319,13 @@ fn time_range(raw: Option<&str>) -> Result<Option<TimeRange>, Rejection> {
 }
 
 /// The signed-in user's mood: the stored one when computed within the
-/// hour, else from their Spotify listening now.
+/// hour, else from their Spotify listening now; while Spotify fails or
+/// limits this app, the stored one whatever its age (`computed_at` says).
+/// 503 `upstream_busy` (with `Retry-After`) when Spotify limits this app
+/// and no mood is stored.
 #[utoipa::path(get, path = "/api/v1/music/mood", params(MoodQuery), responses(
     (status = 200, body = MoodResponse), (status = 401, body = super::error::ErrorBody),
-    (status = 502, body = super::error::ErrorBody)))]
+    (status = 502, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn mood(state: AppState, authed: Authed, query: MoodQuery) -> Res {
     if query.refresh {
         // A GET changes nothing (a cross-site link can make one).
@@ -343,7 +346,8 @@ pub async fn mood(state: AppState, authed: Authed, query: MoodQuery) -> Res {
 /// (stored only when it changed).
 #[utoipa::path(post, path = "/api/v1/music/mood/refresh", request_body = MoodRefresh, responses(
     (status = 200, body = MoodResponse), (status = 401, body = super::error::ErrorBody),
-    (status = 429, body = super::error::ErrorBody), (status = 502, body = super::error::ErrorBody)))]
+    (status = 429, body = super::error::ErrorBody), (status = 502, body = super::error::ErrorBody),
+    (status = 503, body = super::error::ErrorBody)))]
 pub async fn refresh_mood(state: AppState, authed: Authed, body: MoodRefresh) -> Res {
     let range = time_range(body.time_range.as_deref())?;
     state

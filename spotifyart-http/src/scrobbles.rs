@@ -201,7 +201,7 @@ pub async fn lastfm_callback(
         Err(e) => {
             tracing::warn!(error = %e, "Last.fm sign-in refused");
             return fail(match e {
-                Error::RateLimited { .. } => "lastfm_busy",
+                Error::UpstreamBusy { .. } => "lastfm_busy",
                 Error::Upstream { .. } => "lastfm_unavailable",
                 _ => "lastfm_refused",
             });

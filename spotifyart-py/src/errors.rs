@@ -45,6 +45,14 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         Error::RateLimited { retry_after, .. } => {
             value.setattr("retry_after", retry_after.map(|d| d.as_secs_f64()))?;
         }
+        Error::UpstreamBusy {
+            service,
+            retry_after,
+            ..
+        } => {
+            value.setattr("service", service)?;
+            value.setattr("retry_after", retry_after.map(|d| d.as_secs_f64()))?;
+        }
         Error::Upstream {
             service, status, ..
         } => {

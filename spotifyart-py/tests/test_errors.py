@@ -9,7 +9,7 @@ from spotifyart._errors import BY_CODE
 
 CODES = [
     "not_found", "already_exists", "conflict", "unauthorized", "revoked", "forbidden", "rate_limited",
-    "upstream_failed", "invalid_input", "not_supported", "cancelled", "io", "storage_failed",
+    "upstream_busy", "upstream_failed", "invalid_input", "not_supported", "cancelled", "io", "storage_failed",
     "storage_full", "model_failed", "internal",
 ]
 
@@ -24,6 +24,8 @@ def test_one_class_per_core_error_code() -> None:
     assert issubclass(sa.IoError, OSError)
     assert issubclass(sa.Revoked, sa.Unauthorized)
     assert issubclass(sa.StorageFull, sa.StorageError)
+    assert issubclass(sa.UpstreamBusy, sa.UpstreamError) and issubclass(sa.UpstreamBusy, sa.RateLimited)
+    assert sa.UpstreamBusy.__module__ == "spotifyart"
 
 
 def test_errors_from_the_engine_carry_their_code(tmp_path: Path) -> None:

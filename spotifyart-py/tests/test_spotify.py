@@ -82,12 +82,13 @@ def signed_in(fake):  # type: ignore[no-untyped-def]
     return sp
 
 
-def test_a_429_is_rate_limited_with_retry_after(fake) -> None:  # type: ignore[no-untyped-def]
+def test_a_429_is_upstream_busy_with_retry_after(fake) -> None:  # type: ignore[no-untyped-def]
     sp = signed_in(fake)
     fake.command("fail /v1/me/top 429 30 1")  # longer than the client waits by itself
-    with pytest.raises(sa.RateLimited) as limited:
+    with pytest.raises(sa.UpstreamBusy) as limited:
         sp.profile()
-    assert limited.value.retry_after == 30 and limited.value.code == "rate_limited"
+    assert limited.value.retry_after == 30 and limited.value.code == "upstream_busy"
+    assert limited.value.service == "spotify" and isinstance(limited.value, sa.RateLimited)
     assert sp.profile().top_artists(limit=1)  # and it works once Spotify does
 
 

@@ -345,14 +345,14 @@ async fn rate_limits_with_200_and_429_are_waited_out_within_the_budget() {
         p.source.notes
     );
 
-    // Past the budget (200 ms, 5 ms a wait): RateLimited.
+    // Past the budget (200 ms, 5 ms a wait): UpstreamBusy.
     for status in [200, 429] {
         fake.fail_next("user.getTopTracks", Fault::RateLimited { status }, 100);
         let e = lastfm
             .top_tracks("sunny_listener", TimeRange::LongTerm, 10)
             .await
             .unwrap_err();
-        assert_eq!(e.code(), "rate_limited", "{e}");
+        assert_eq!(e.code(), "upstream_busy", "{e}");
         assert!(e.to_string().contains("Last.fm is rate limiting"), "{e}");
         fake.clear_faults();
     }

@@ -300,7 +300,7 @@ async fn rate_limits_are_waited_out_within_the_budget() {
     );
     assert!(logged().contains("rate limited; waiting"));
 
-    // Past the budget: RateLimited with ListenBrainz's reset time.
+    // Past the budget: UpstreamBusy with ListenBrainz's reset time.
     fake.rate_limit(0, 30);
     let started = Instant::now();
     let e = client(&fake).profile("alice").await.unwrap_err();
@@ -309,10 +309,15 @@ async fn rate_limits_are_waited_out_within_the_budget() {
         "no wait past the budget"
     );
     match &e {
-        Error::RateLimited { retry_after, .. } => {
+        Error::UpstreamBusy {
+            service,
+            retry_after,
+            ..
+        } => {
+            assert_eq!(service, "listenbrainz");
             assert_eq!(*retry_after, Some(Duration::from_secs(30)))
         }
-        other => panic!("expected RateLimited, got {other:?}"),
+        other => panic!("expected UpstreamBusy, got {other:?}"),
     }
     assert!(e.to_string().contains("ListenBrainz"), "{e}");
 }

@@ -49,7 +49,7 @@ pub struct SpotifyConfig {
     /// First backoff after a failure; doubles each retry, with full jitter.
     pub backoff: Duration,
     /// Most time one call may spend honouring 429 `Retry-After`; beyond it
-    /// the call fails with `RateLimited` carrying Spotify's retry time.
+    /// the call fails with `UpstreamBusy` carrying Spotify's retry time.
     pub max_rate_limit_wait: Duration,
     /// Most time one call may spend on attempts and the pauses between
     /// them (rate-limit waits aside): a Spotify that stops answering costs

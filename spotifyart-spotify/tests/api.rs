@@ -156,7 +156,7 @@ async fn rate_limit_waits_for_retry_after_then_gives_up_past_the_budget() {
     fake.fail_next("/v1/me", 429, Some(120), 1);
     let started = Instant::now();
     let e = api.me().await.unwrap_err();
-    assert_eq!(e.code(), "rate_limited");
+    assert_eq!(e.code(), "upstream_busy");
     assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -564,7 +564,7 @@ async fn a_long_rate_limit_is_remembered_not_met_again() {
     fake.outage("/v1/", hour, Duration::from_secs(3600));
     let started = Instant::now();
     let e = source.profile(user).await.unwrap_err();
-    assert_eq!(e.code(), "rate_limited");
+    assert_eq!(e.code(), "upstream_busy");
     assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
     let calls = fake.count("/v1/");
     assert_eq!(calls, 1, "the profile stops at its first call");
@@ -573,14 +573,14 @@ async fn a_long_rate_limit_is_remembered_not_met_again() {
     let other = SpotifySource::new(auth.clone(), store).api(user);
     for _ in 0..5 {
         let e = other.me().await.unwrap_err();
-        assert_eq!(e.code(), "rate_limited");
+        assert_eq!(e.code(), "upstream_busy");
         let left = e.retry_after().unwrap();
         assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3600));
         let e = other
             .top_tracks(TimeRange::ShortTerm, 10)
             .await
             .unwrap_err();
-        assert_eq!(e.code(), "rate_limited");
+        assert_eq!(e.code(), "upstream_busy");
     }
     assert_eq!(fake.count("/v1/"), calls, "Spotify was not called again");
     assert!(

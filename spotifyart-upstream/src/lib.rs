@@ -57,7 +57,7 @@ pub struct Policy {
     /// First backoff after a failure; doubles each retry, with full jitter.
     pub backoff: Duration,
     /// Longest total wait on rate limits within one call; past it the call
-    /// fails with `RateLimited` carrying the service's retry time.
+    /// fails with `UpstreamBusy` carrying the service's retry time.
     pub max_rate_limit_wait: Duration,
     /// Which replies are rate limits.
     pub rate_limit: RateLimitRule,
@@ -253,7 +253,8 @@ impl Upstream {
                     retry_after_s = left.as_secs(),
                     "rate limited earlier; not calling"
                 );
-                return Err(Error::RateLimited {
+                return Err(Error::UpstreamBusy {
+                    service: service.into(),
                     retry_after: Some(left),
                     message: format!(
                         "{} asked this app to wait before calling again ({what}); {}s to go",
@@ -316,7 +317,8 @@ impl Upstream {
                         retry_after_s = wait.as_secs(),
                         "rate limited; giving up"
                     );
-                    return Err(Error::RateLimited {
+                    return Err(Error::UpstreamBusy {
+                        service: service.into(),
                         retry_after: Some(wait),
                         message: format!(
                             "{} is rate limiting this app ({what}); waited {}s already",

@@ -234,7 +234,11 @@ impl Engine {
     }
 
     /// The user's mood as last recorded, if it is at most `max_age` old;
-    /// else computed from their listening now (and recorded).
+    /// else computed from their listening now (and recorded). While the
+    /// music source is failing for a while (5xx, no answer, its rate limit)
+    /// the last recorded mood is served whatever its age (its
+    /// `computed_at` says how old); a permanent failure (access revoked or
+    /// refused) is returned.
     pub async fn current_mood(
         &self,
         user: UserId,
@@ -242,13 +246,28 @@ impl Engine {
         max_age: Duration,
     ) -> Result<MoodSnapshot> {
         let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-        if let Some(stored) = self.store.latest_mood(user, range).await?
+        let stored = self.store.latest_mood(user, range).await?;
+        if let Some(stored) = &stored
             && self.now() - stored.computed_at < max_age
         {
-            return Ok(stored);
+            return Ok(stored.clone());
         }
-        let profile = self.profile(user).await?;
-        self.record_mood(user, range, profile).await
+        match self.profile(user).await {
+            Ok(profile) => self.record_mood(user, range, profile).await,
+            Err(e @ (Error::Upstream { .. } | Error::UpstreamBusy { .. })) => match stored {
+                Some(stored) => {
+                    tracing::warn!(
+                        %user,
+                        error = %e,
+                        computed_at = %stored.computed_at,
+                        "music source failing; serving the stored mood"
+                    );
+                    Ok(stored)
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// The user's mood from their listening read now, past every cache

@@ -34,6 +34,7 @@ from ._errors import (
     StorageError,
     StorageFull,
     Unauthorized,
+    UpstreamBusy,
     UpstreamError,
 )
 from ._spotifyart import (
@@ -81,6 +82,7 @@ __all__ = [
     "StorageError",
     "StorageFull",
     "Unauthorized",
+    "UpstreamBusy",
     "UpstreamError",
     "__version__",
     "load_export",

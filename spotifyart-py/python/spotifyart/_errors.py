@@ -21,6 +21,7 @@ __all__ = [
     "Forbidden",
     "RateLimited",
     "UpstreamError",
+    "UpstreamBusy",
     "InvalidInput",
     "NotSupported",
     "Cancelled",
@@ -97,6 +98,17 @@ class UpstreamError(SpotifyArtError):
     status: Optional[int] = None
 
 
+class UpstreamBusy(UpstreamError, RateLimited):
+    """A service SpotifyArt depends on (Spotify, ListenBrainz, Last.fm) is rate
+    limiting this app (not something the caller sent too much of).
+
+    ``service`` names it and ``retry_after`` is its wait in seconds, when it
+    said. Also a :class:`RateLimited`, so ``except RateLimited`` still catches it.
+    """
+
+    code = "upstream_busy"
+
+
 class InvalidInput(SpotifyArtError, ValueError):
     """The input is malformed or out of range; nothing was changed."""
 
@@ -158,7 +170,7 @@ class InternalError(SpotifyArtError):
     code = "internal"
 
 
-for _cls in [SpotifyArtError, *SpotifyArtError.__subclasses__(), Revoked, StorageFull]:
+for _cls in [SpotifyArtError, *SpotifyArtError.__subclasses__(), Revoked, StorageFull, UpstreamBusy]:
     _cls.__module__ = "spotifyart"  # tracebacks and pickles say spotifyart.NotFound
 
 #: Core error code -> class, as the native module picks them.
@@ -173,6 +185,7 @@ BY_CODE = {
         Forbidden,
         RateLimited,
         UpstreamError,
+        UpstreamBusy,
         InvalidInput,
         NotSupported,
         Cancelled,

@@ -549,7 +549,8 @@ impl Lastfm {
                      check LASTFM_API_KEY"
                 ),
             },
-            (RATE_LIMITED, _) => Error::RateLimited {
+            (RATE_LIMITED, _) => Error::UpstreamBusy {
+                service: SERVICE.into(),
                 retry_after: retry_after(&reply.headers),
                 message: format!("Last.fm is rate limiting this app ({what})"),
             },
@@ -604,10 +605,12 @@ fn scrub_with(e: Error, scrub: &dyn Fn(&str) -> String) -> Error {
             status,
             message: scrub(&message),
         },
-        Error::RateLimited {
+        Error::UpstreamBusy {
+            service,
             retry_after,
             message,
-        } => Error::RateLimited {
+        } => Error::UpstreamBusy {
+            service,
             retry_after,
             message: scrub(&message),
         },

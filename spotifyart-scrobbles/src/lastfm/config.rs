@@ -44,7 +44,7 @@ pub struct LastfmConfig {
     /// First backoff after a failure (doubling), and the wait after a rate
     /// limit (error 29), which Last.fm sends without `Retry-After`.
     pub backoff: Duration,
-    /// Most time one call waits out rate limits; past it `RateLimited`.
+    /// Most time one call waits out rate limits; past it `UpstreamBusy`.
     pub max_rate_limit_wait: Duration,
     /// Artists and tracks per top list (one page; Last.fm serves up to
     /// 1000 per page).

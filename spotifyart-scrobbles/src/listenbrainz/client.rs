@@ -177,7 +177,7 @@ impl ListenBrainz {
     ///
     /// `InvalidInput` for an empty, spaced or over-long token (before any
     /// request); `Unauthorized` when ListenBrainz does not know the token;
-    /// `RateLimited` and `Upstream` as for every other call. The token is
+    /// `UpstreamBusy` and `Upstream` as for every other call. The token is
     /// sent to the API's origin only, and is in no error or log line. This
     /// client's own token (`config.token`) is not sent.
     pub async fn validate_token(&self, token: &str) -> Result<String> {
@@ -520,10 +520,12 @@ fn scrub_error(e: Error, token: &str) -> Error {
             status,
             message: scrub(&message, token),
         },
-        Error::RateLimited {
+        Error::UpstreamBusy {
+            service,
             retry_after,
             message,
-        } => Error::RateLimited {
+        } => Error::UpstreamBusy {
+            service,
             retry_after,
             message: scrub(&message, token),
         },

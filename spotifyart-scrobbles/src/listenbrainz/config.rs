@@ -29,7 +29,7 @@ pub struct ListenBrainzConfig {
     /// First backoff after a failure; doubles each retry, with full jitter.
     pub backoff: Duration,
     /// Most time one call may spend waiting out 429s; past it the call
-    /// fails with `RateLimited` carrying ListenBrainz's reset time.
+    /// fails with `UpstreamBusy` carrying ListenBrainz's reset time.
     pub max_rate_limit_wait: Duration,
     /// Artists and recordings per statistics range (at most
     /// [`MAX_ITEMS_PER_GET`]).
