@@ -243,7 +243,9 @@ async function paint() {
     showArtwork(art);
     loadGallery();
   } catch (e) {
-    const wait = e.retryAfter ? " (try again in " + e.retryAfter + " s)" : "";
+    // Messages that already say when (Spotify's own limit) need no second wait.
+    const says = /try again in/i.test(e.message || "");
+    const wait = e.retryAfter && !says ? " (try again in " + e.retryAfter + " s)" : "";
     progress(null, e.message + wait);
   } finally {
     button.disabled = false;
