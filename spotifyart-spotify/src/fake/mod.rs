@@ -48,6 +48,7 @@ use spotifyart_core::{ListeningProfile, TimeRange};
 use url::Url;
 
 pub use cdn::album_colours;
+use faults::Outage;
 pub use faults::{Fault, FaultKind};
 pub use server::Recorded;
 pub use state::fake_id;
@@ -185,7 +186,7 @@ impl FakeSpotify {
     /// `/authorize` page included; `"/v1/"` and `"/api/token"` are what
     /// servers call.
     pub fn outage(&self, path_prefix: &str, kind: FaultKind, lasting: Duration) {
-        self.lock().outages.push(faults::Outage {
+        self.lock().outages.push(Outage {
             path: path_prefix.into(),
             kind,
             until: Instant::now() + lasting,

@@ -13,8 +13,7 @@ use sha2::{Digest, Sha256};
 use spotifyart_core::TimeRange;
 use url::Url;
 
-use super::faults::Outage;
-use super::{FakeApp, Fault, Mode, Recorded};
+use super::{FakeApp, Fault, Mode, Outage, Recorded};
 
 #[derive(Clone, Debug)]
 pub(super) struct ArtistEntry {
