@@ -3,6 +3,7 @@ with PKCE (the fake checks the S256 challenge), state bound to this sign-in,
 refresh, and Spotify's error answers."""
 
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,11 @@ def test_a_429_is_upstream_busy_with_retry_after(fake) -> None:  # type: ignore[
         sp.profile()
     assert limited.value.retry_after == 30 and limited.value.code == "upstream_busy"
     assert limited.value.service == "spotify" and isinstance(limited.value, sa.RateLimited)
-    assert sp.profile().top_artists(limit=1)  # and it works once Spotify does
+    # Remembered: within Spotify's 30 s the next call fails at once, unasked.
+    started = time.monotonic()
+    with pytest.raises(sa.UpstreamBusy) as again:
+        sp.profile()
+    assert 0 < again.value.retry_after <= 30 and time.monotonic() - started < 2
 
 
 def test_a_spotify_outage_is_an_upstream_error(fake) -> None:  # type: ignore[no-untyped-def]
