@@ -20,7 +20,7 @@ pub const CONSENT_URL: &str = "/auth/spotify/login?consent=playlists&next=/disco
 /// The user's own playlists and whether they allowed changing them.
 #[utoipa::path(get, path = "/api/v1/playlists", responses(
     (status = 200, body = PlaylistList), (status = 401, body = super::error::ErrorBody),
-    (status = 502, body = super::error::ErrorBody)))]
+    (status = 502, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn playlists(state: AppState, authed: Authed) -> Res {
     let (consent, list) = state
         .engine()
@@ -51,7 +51,9 @@ pub async fn playlists(state: AppState, authed: Authed) -> Res {
 #[utoipa::path(post, path = "/api/v1/playlists/{id}/cover", params(("id" = String, Path)),
     request_body = CoverBody, responses(
     (status = 200, body = ArtReady), (status = 202, body = ArtQueued),
-    (status = 404, body = super::error::ErrorBody), (status = 429, body = super::error::ErrorBody)))]
+    (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+    (status = 429, body = super::error::ErrorBody), (status = 502, body = super::error::ErrorBody),
+    (status = 503, body = super::error::ErrorBody)))]
 pub async fn paint_cover(id: String, state: AppState, authed: Authed, body: CoverBody) -> Res {
     let params = ArtParams {
         model: Some(offered_model(&state, body.model)?),
@@ -72,8 +74,9 @@ pub async fn paint_cover(id: String, state: AppState, authed: Authed, body: Cove
 /// a playlist that is not theirs.
 #[utoipa::path(put, path = "/api/v1/playlists/{id}/cover", params(("id" = String, Path)),
     request_body = CoverUpload, responses(
-    (status = 200, body = CoverSet), (status = 403, body = super::error::ErrorBody),
-    (status = 404, body = super::error::ErrorBody), (status = 502, body = super::error::ErrorBody)))]
+    (status = 200, body = CoverSet), (status = 401, body = super::error::ErrorBody),
+    (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+    (status = 502, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn set_cover(id: String, state: AppState, authed: Authed, body: CoverUpload) -> Res {
     let artwork = ArtworkId(body.artwork_id);
     let cover = state
@@ -94,7 +97,8 @@ pub async fn set_cover(id: String, state: AppState, authed: Authed, body: CoverU
 }
 
 /// The user's weekly playlist tasks.
-#[utoipa::path(get, path = "/api/v1/schedules", responses((status = 200, body = ScheduleList)))]
+#[utoipa::path(get, path = "/api/v1/schedules", responses((status = 200, body = ScheduleList),
+    (status = 401, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn schedules(state: AppState, authed: Authed) -> Res {
     let all = state
         .engine()
@@ -114,7 +118,8 @@ pub async fn schedules(state: AppState, authed: Authed) -> Res {
 /// the playlist consent, 409 when the same task exists.
 #[utoipa::path(post, path = "/api/v1/schedules", request_body = ScheduleBody, responses(
     (status = 201, body = ScheduleView), (status = 400, body = super::error::ErrorBody),
-    (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+    (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+    (status = 409, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn add_schedule(state: AppState, authed: Authed, body: ScheduleBody) -> Res {
     let task = match body {
         ScheduleBody::Cover { playlist } => ScheduledTask::Cover { playlist },
@@ -130,7 +135,8 @@ pub async fn add_schedule(state: AppState, authed: Authed, body: ScheduleBody) -
 
 /// Stops one of the user's schedules (another's is 404).
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}", params(("id" = String, Path)), responses(
-    (status = 204, description = "removed"), (status = 404, body = super::error::ErrorBody)))]
+    (status = 204, description = "removed"), (status = 401, body = super::error::ErrorBody),
+    (status = 404, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn remove_schedule(id: String, state: AppState, authed: Authed) -> Res {
     let id: ScheduleId = path_id(&id, "schedule")?;
     state

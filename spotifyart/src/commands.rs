@@ -170,14 +170,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Ok(p) => engine = engine.playlists(p),
                 Err(e) => {
                     tracing::warn!(error = %e, "users' playlist schedules are off");
-                    eprintln!("warning: users' playlist schedules are off: {e}");
+                    say!("warning: users' playlist schedules are off: {e}");
                 }
             }
             let engine = Arc::new(engine.build());
             let shutdown = CancelToken::new();
             let workers = spawn_workers(engine, concurrency.max(1), shutdown.clone());
             shutdown_signal().await;
-            eprintln!("stopping: finishing the jobs being painted");
+            say!("stopping: finishing the jobs being painted");
             shutdown.cancel();
             for w in workers {
                 let _ = w.await;
@@ -268,7 +268,7 @@ async fn serve(
             // Served anyway: limits fall back to this process's counts
             // until Redis answers.
             tracing::warn!(error = %e, "Redis does not answer; rate limits count per process until it does");
-            eprintln!("warning: {e}; rate limits count per process until Redis answers");
+            say!("warning: {e}; rate limits count per process until Redis answers");
         }
         config.shared_limits = Some(Arc::new(limiter));
     }
@@ -282,7 +282,7 @@ async fn serve(
         Ok(c) => Some(SpotifyAuth::new(c)?),
         Err(e) => {
             tracing::warn!(error = %e, "Spotify sign-in is off");
-            eprintln!("warning: Spotify sign-in is off: {e}");
+            say!("warning: Spotify sign-in is off: {e}");
             None
         }
     };
@@ -317,9 +317,10 @@ async fn serve(
     let shutdown = CancelToken::new();
     let painters = spawn_workers(engine.clone(), workers, shutdown.clone());
     let state = spotifyart_http::AppState::new(engine, auth, config).with_scrobbles(scrobbles);
-    eprintln!(
+    say!(
         "serving on http://{} (public URL {}), {workers} painting worker(s)",
-        args.bind, args.public_url
+        args.bind,
+        args.public_url
     );
     spotifyart_http::serve(state, args.bind, shutdown_signal())
         .await
@@ -386,7 +387,7 @@ async fn load(path: &Path, database_url: &Option<String>) -> Result<ListeningPro
     let profile = read_export(path)
         .with_context(|| format!("cannot read the Spotify export {}", path.display()))?;
     if profile.is_empty() {
-        eprintln!(
+        say!(
             "warning: {} holds no music listening ({})",
             path.display(),
             profile.source.notes.join("; ")

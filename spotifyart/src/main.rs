@@ -1,6 +1,17 @@
 //! The `spotifyart` binary: the CLI, the hosted API (`serve`, mounting
 //! `spotifyart-http`) and its painting workers (`worker`).
 
+/// `eprintln!` for the binary's messages to a person, except that an
+/// unwritable stderr (a full disk under a redirected log, a closed pipe)
+/// drops the line instead of panicking: a worker told to stop must still
+/// finish its jobs, whatever happened to its terminal.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[allow(missing_docs)] // clap derive: the doc comments are the --help text
 mod cli;
 mod commands;
@@ -18,7 +29,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -28,7 +39,7 @@ fn main() -> ExitCode {
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -79,5 +79,5 @@ pub fn sources(
 
 fn warn_off(service: &str, e: &spotifyart_core::Error) {
     tracing::warn!(service, error = %e, "listening source is off");
-    eprintln!("warning: {service} users cannot be read: {e}");
+    say!("warning: {service} users cannot be read: {e}");
 }
