@@ -113,9 +113,9 @@ pub fn accounts(fake: &FakeSpotify) -> Vec<String> {
 
 const ACCOUNTS: usize = 200;
 
-/// Waits (up to a minute) until some job is running and answers its
-/// lease owner.
-pub async fn running_job(d: &Deployment) -> (String, String) {
+/// Waits (up to a minute) until some job is running and answers it with
+/// the index of the worker painting it.
+pub async fn running_job(d: &Deployment) -> (String, usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let row = d.sql(
@@ -123,7 +123,10 @@ pub async fn running_job(d: &Deployment) -> (String, String) {
              AND lease_owner IS NOT NULL ORDER BY updated_at LIMIT 1",
         );
         if let Some((id, owner)) = row.split_once('|') {
-            return (id.to_string(), owner.to_string());
+            let worker = d
+                .worker_by_lease(owner)
+                .unwrap_or_else(|| panic!("{owner} is not one of our workers"));
+            return (id.to_string(), worker);
         }
         assert!(
             Instant::now() < deadline,

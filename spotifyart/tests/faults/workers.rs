@@ -19,11 +19,7 @@ async fn worker_killed_while_painting() {
     else {
         return;
     };
-    let (job, owner) = crate::running_job(&stage.d).await;
-    let i = stage
-        .d
-        .worker_by_lease(&owner)
-        .unwrap_or_else(|| panic!("{owner} is not one of our workers"));
+    let (job, i) = crate::running_job(&stage.d).await;
     let began = Instant::now();
     stage.d.workers[i].signal("KILL");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -47,11 +43,7 @@ async fn worker_stopped_past_its_lease() {
     else {
         return;
     };
-    let (job, owner) = crate::running_job(&stage.d).await;
-    let i = stage
-        .d
-        .worker_by_lease(&owner)
-        .unwrap_or_else(|| panic!("{owner} is not one of our workers"));
+    let (job, i) = crate::running_job(&stage.d).await;
     let began = Instant::now();
     stage.d.workers[i].signal("STOP");
     // Past the lease, and long enough for the other worker to take it.
