@@ -201,95 +201,84 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
 }
 
 #[cfg(test)]
-mod storage_full_tests {
+mod tests {
     use super::*;
+
+    /// What a client gets for `e` (status, headers, JSON body) and the
+    /// detail kept for the log.
+    async fn render(e: Error) -> (StatusCode, header::HeaderMap, serde_json::Value, String) {
+        use warp::Filter as _;
+        let e = std::sync::Arc::new(e);
+        let detail = error_response(&e)
+            .extensions()
+            .get::<Detail>()
+            .map(|d| d.0.clone())
+            .unwrap_or_default();
+        let route = warp::any().map(move || error_response(&e));
+        let response = warp::test::request().reply(&route).await;
+        let body = serde_json::from_slice(response.body()).unwrap();
+        (response.status(), response.headers().clone(), body, detail)
+    }
 
     /// A full disk is a 503 `storage_full` that says nothing was saved and
     /// keeps the driver's detail for the log (issue 23).
     #[tokio::test]
     async fn a_full_disk_is_a_503_storage_full() {
-        use warp::Filter as _;
-        let full = || Error::StorageFull {
+        let (status, _, body, detail) = render(Error::StorageFull {
             message: "saving failed: database or disk is full".into(),
             source: None,
-        };
-        let detail = error_response(&full())
-            .extensions()
-            .get::<Detail>()
-            .unwrap()
-            .0
-            .clone();
+        })
+        .await;
         assert!(detail.contains("database or disk is full"), "{detail}");
-        let route = warp::any().map(move || error_response(&full()));
-        let response = warp::test::request().reply(&route).await;
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["error"]["code"], "storage_full");
         assert_eq!(
             body["error"]["message"],
             "the server is out of storage space, so nothing was saved; try again later"
         );
     }
-}
-
-#[cfg(test)]
-mod rate_limit_tests {
-    use super::*;
 
     /// Spotify limiting this app is a 503 `upstream_busy` with
     /// `Retry-After` that names Spotify and nothing of the call; our own
     /// limits stay a 429 `rate_limited` (issue 23).
     #[tokio::test]
     async fn spotify_limiting_us_is_a_503_and_our_limit_a_429() {
-        use warp::Filter as _;
-        let busy = || Error::UpstreamBusy {
+        let (status, headers, body, detail) = render(Error::UpstreamBusy {
             service: "spotify".into(),
             retry_after: Some(Duration::from_millis(3_599_500)),
             message: "Spotify is rate limiting this app (playlist 37i9dQZF1); waited 10s already"
                 .into(),
-        };
-        let route = warp::any().map(move || error_response(&busy()));
-        let response = warp::test::request().reply(&route).await;
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "3600");
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        })
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers[header::RETRY_AFTER], "3600");
         assert_eq!(body["error"]["code"], "upstream_busy");
         assert_eq!(
             body["error"]["message"],
             "Spotify is limiting our requests; try again in 3600s"
         );
-        let detail = error_response(&busy())
-            .extensions()
-            .get::<Detail>()
-            .unwrap()
-            .0
-            .clone();
         assert!(detail.contains("playlist 37i9dQZF1"), "{detail}");
 
-        let no_hint = || Error::UpstreamBusy {
+        let (status, headers, body, _) = render(Error::UpstreamBusy {
             service: "lastfm".into(),
             retry_after: None,
             message: "Last.fm is rate limiting this app (user.getTopTracks)".into(),
-        };
-        let route = warp::any().map(move || error_response(&no_hint()));
-        let response = warp::test::request().reply(&route).await;
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(response.headers().get(header::RETRY_AFTER).is_none());
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        })
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(headers.get(header::RETRY_AFTER).is_none());
         assert_eq!(
             body["error"]["message"],
             "Last.fm is limiting our requests; try again later"
         );
 
-        let ours = || Error::RateLimited {
+        let (status, headers, body, _) = render(Error::RateLimited {
             retry_after: Some(Duration::from_secs(42)),
             message: "too many mood refreshes; try again later".into(),
-        };
-        let route = warp::any().map(move || error_response(&ours()));
-        let response = warp::test::request().reply(&route).await;
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "42");
         assert_eq!(body["error"]["code"], "rate_limited");
     }
 }
