@@ -1064,6 +1064,24 @@ fn spotify_status(status: u16, retry_after: Option<u64>) -> spotifyart_spotify::
     }
 }
 
+/// Calls that met `spotify_outage` (the Web API and the token endpoint).
+fn spotify_calls(h: &Harness) -> usize {
+    h.fake.count("/v1/") + h.fake.count("/api/token")
+}
+
+/// Past its hour, while Spotify fails, the mood stored before is still
+/// served, `computed_at` saying how old (issue 23).
+async fn stored_mood_is_served_past_its_hour(
+    h: &Harness,
+    b: &Browser,
+    stored: &warp::http::Response<warp::hyper::body::Bytes>,
+) {
+    h.clock.advance(chrono::Duration::hours(2));
+    let resp = h.get(b, "/api/v1/music/mood").await;
+    assert_eq!(resp.status(), 200, "{resp:?}");
+    assert_eq!(body(&resp)["computed_at"], body(stored)["computed_at"]);
+}
+
 /// A request, timed.
 async fn timed<F: std::future::Future>(f: F) -> (F::Output, std::time::Duration) {
     let started = std::time::Instant::now();
@@ -1087,12 +1105,7 @@ async fn spotify_answering_5xx_is_a_prompt_502_and_sessions_and_stored_moods_sur
     // The stored mood and the session need no Spotify.
     assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
     assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
-    // Past its hour the stored mood is still served, `computed_at` saying
-    // how old (issue 23).
-    h.clock.advance(chrono::Duration::hours(2));
-    let resp = h.get(&b, "/api/v1/music/mood").await;
-    assert_eq!(resp.status(), 200, "{resp:?}");
-    assert_eq!(body(&resp)["computed_at"], body(&stored)["computed_at"]);
+    stored_mood_is_served_past_its_hour(&h, &b, &stored).await;
     // A sign-in ends on the home page with a code saying why.
     let (c, callback) = h.start_sign_in("midnight.listener", "/discover").await;
     let (resp, took) = timed(h.get(&c, &callback)).await;
@@ -1114,7 +1127,7 @@ async fn spotify_rate_limiting_for_an_hour_is_met_once_then_answered_at_once() {
     let stored = h.get(&b, "/api/v1/music/mood").await;
     assert_eq!(stored.status(), 200);
     spotify_outage(&h, spotify_status(429, Some(3600)));
-    let before = h.fake.count("/v1/") + h.fake.count("/api/token");
+    let before = spotify_calls(&h);
     for _ in 0..3 {
         let (resp, took) = timed(h.post(&b, "/api/v1/music/mood/refresh", None)).await;
         eprintln!("Spotify answering 429: refresh {took:?}");
@@ -1144,7 +1157,7 @@ async fn spotify_rate_limiting_for_an_hour_is_met_once_then_answered_at_once() {
     assert_eq!(location(&resp), "/?error=spotify_busy");
     assert!(took < std::time::Duration::from_secs(1), "{took:?}");
     assert_eq!(
-        h.fake.count("/v1/") + h.fake.count("/api/token") - before,
+        spotify_calls(&h) - before,
         1,
         "Spotify was asked once; every later call waited for its hour"
     );
@@ -1152,15 +1165,8 @@ async fn spotify_rate_limiting_for_an_hour_is_met_once_then_answered_at_once() {
     // too, without asking Spotify again.
     assert_eq!(h.get(&b, "/api/v1/music/mood").await.status(), 200);
     assert_eq!(h.get(&b, "/api/v1/me").await.status(), 200);
-    h.clock.advance(chrono::Duration::hours(2));
-    let resp = h.get(&b, "/api/v1/music/mood").await;
-    assert_eq!(resp.status(), 200, "{resp:?}");
-    assert_eq!(body(&resp)["computed_at"], body(&stored)["computed_at"]);
-    assert_eq!(
-        h.fake.count("/v1/") + h.fake.count("/api/token") - before,
-        1,
-        "still asked once"
-    );
+    stored_mood_is_served_past_its_hour(&h, &b, &stored).await;
+    assert_eq!(spotify_calls(&h) - before, 1, "still asked once");
 }
 
 #[tokio::test]
